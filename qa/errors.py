@@ -1,0 +1,52 @@
+"""The one exception hierarchy of qa; every message names the fix.
+
+    QAError
+    ├── ConfigError        settings are invalid (exit code 2)
+    ├── CorpusError        the corpus folder is missing or yields nothing
+    ├── IndexMissingError  there is no index yet: run `qa rebuild`
+    ├── IndexBusyError     another rebuild holds the writer lock
+    ├── IndexError_        the index cannot be read or written (disk full, read-only, server down)
+    ├── ModelError         a model file is missing, corrupt or cannot be loaded
+    ├── LLMError           the LLM backend failed or is unreachable
+    └── QuestionError      the question cannot be asked (empty, too long)
+"""
+
+from __future__ import annotations
+
+
+class QAError(Exception):
+    """Base class: a problem the user can fix; the message says how."""
+
+    exit_code = 1
+
+
+class ConfigError(QAError):
+    exit_code = 2
+
+
+class CorpusError(QAError):
+    pass
+
+
+class IndexMissingError(QAError):
+    pass
+
+
+class IndexBusyError(QAError):
+    pass
+
+
+class IndexError_(QAError):  # noqa: N801 - avoid shadowing the builtin IndexError
+    pass
+
+
+class ModelError(QAError):
+    pass
+
+
+class LLMError(QAError):
+    pass
+
+
+class QuestionError(QAError):
+    pass

@@ -1,0 +1,334 @@
+"""`rebuild`: corpus -> chunks -> embeddings -> a new committed generation of the index."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qa.chunking import Chunker
+from qa.config import Settings
+from qa.corpus import Warned, date_int, read_corpus
+from qa.embed import Embedder
+from qa.errors import ConfigError, CorpusError, IndexBusyError, IndexError_
+from qa.records import Article, Chunk, RebuildSummary, Skipped
+from qa.store import ALIVE, Store, live
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, dict[str, Any]], None]
+FLUSH_CHUNKS = 512  # chunks embedded and written together
+
+
+def article_meta(a: Article, generation: int, chunks: int) -> dict[str, Any]:
+    return {
+        "article_id": a.id,
+        "title": a.title,
+        "url": a.url,
+        "date": a.date,
+        "date_int": date_int(a.date),
+        "source": a.source,
+        "author": a.author,
+        "source_path": a.source_path,
+        "content_hash": a.content_hash,
+        "chunks": chunks,
+        "gen_added": generation,
+        "gen_removed": ALIVE,
+    }
+
+
+def chunk_meta(a: Article, c: Chunk, generation: int) -> dict[str, Any]:
+    return {
+        "article_id": a.id,
+        "title": a.title,
+        "url": a.url,
+        "date": a.date,
+        "date_int": date_int(a.date),
+        "source": a.source,
+        "source_path": a.source_path,
+        "chunk": c.number,
+        "start": c.start,
+        "end": c.end,
+        "content_hash": a.content_hash,
+        "gen_added": generation,
+        "gen_removed": ALIVE,
+    }
+
+
+@contextlib.contextmanager
+def writer_lock(settings: Settings) -> Iterator[None]:
+    """One writer per index: a second rebuild refuses at once with a clear message."""
+    lock_dir = settings.index_dir
+    try:
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        fh = open(lock_dir / f".{settings.collection}.rebuild.lock", "a+")  # noqa: SIM115
+    except OSError as exc:
+        raise IndexError_(
+            f"Cannot write to the index folder {lock_dir}: {exc.strerror or exc}. "
+            "Make it writable or choose another with --index / QA_INDEX_DIR."
+        ) from exc
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise IndexBusyError(
+                f"Another rebuild of {lock_dir} is running; wait for it to finish and try again."
+            ) from exc
+        yield
+    finally:
+        fh.close()
+
+
+@dataclass
+class _Batch:
+    articles: list[tuple[Article, list[Chunk]]] = field(default_factory=list)
+    n_chunks: int = 0
+
+
+def rebuild(
+    settings: Settings,
+    full: bool = False,
+    progress: Progress | None = None,
+    embedder: Embedder | None = None,
+) -> RebuildSummary:
+    """Bring the index up to date with the corpus folder, atomically. Returns the summary."""
+    corpus = Path(settings.corpus_dir)
+    if not corpus.is_dir():
+        raise CorpusError(
+            f"Corpus folder {corpus} does not exist — create it and put articles in it, "
+            "or point --corpus / QA_CORPUS_DIR at your articles."
+        )
+    emit = progress or (lambda event, data: None)
+    t0 = time.perf_counter()
+    with writer_lock(settings):
+        try:
+            return _rebuild(settings, corpus, full, emit, embedder, t0)
+        except OSError as exc:
+            raise IndexError_(
+                f"Rebuild failed writing the index at {settings.index_dir}: "
+                f"{exc.strerror or exc}. The previous index is intact; free disk space or fix "
+                "permissions and run `qa rebuild` again."
+            ) from exc
+
+
+def _rebuild(
+    settings: Settings,
+    corpus: Path,
+    full: bool,
+    emit: Progress,
+    embedder: Embedder | None,
+    t0: float,
+) -> RebuildSummary:
+    embedder = embedder or Embedder(settings.embed_model, settings.embed_batch_size)
+    store = Store(settings)
+    state = store.read_state()
+    gen = state.generation if state else 0
+    new_gen = gen + 1
+    summary = RebuildSummary(generation=gen)
+
+    if state and state.generation and not full:
+        if state.embed_model != embedder.name or (
+            (state.chunk_size, state.chunk_overlap) != (settings.chunk_size, settings.chunk_overlap)
+        ):
+            raise ConfigError(
+                f"The index was built with {state.embed_model} (chunks {state.chunk_size}/"
+                f"{state.chunk_overlap}) but the settings now say {embedder.name} "
+                f"({settings.chunk_size}/{settings.chunk_overlap}); run `qa rebuild --full`."
+            )
+
+    if state is None or not state.clean:
+        _roll_back(store, gen)
+
+    # What the committed generation holds, article by article.
+    existing: dict[str, str] = {}
+    for _, meta, _ in store.iter_records("articles", live(gen), include=["metadatas"]):
+        existing[meta["article_id"]] = meta["content_hash"]
+    emit("start", {"existing": len(existing)})
+
+    chunker: Chunker | None = None
+    seen: set[str] = set()
+    retire: list[str] = []
+    batch = _Batch()
+    dirty = False
+
+    def flush() -> None:
+        nonlocal dirty
+        if not batch.articles:
+            return
+        if not dirty:
+            store.write_state(clean=False)
+            dirty = True
+        _write_batch(store, embedder, batch, new_gen, emit)
+        summary.embedded += batch.n_chunks
+        batch.articles.clear()
+        batch.n_chunks = 0
+
+    for item in read_corpus(corpus, settings.max_file_bytes):
+        if isinstance(item, Warned):
+            summary.warnings.append(Skipped(item.path, item.reason))
+            log.warning("%s: %s", item.path, item.reason)
+            continue
+        if isinstance(item, Skipped):
+            summary.skipped.append(item)
+            log.warning("skipped %s: %s", item.path, item.reason)
+            emit("skipped", {"path": item.path, "reason": item.reason})
+            continue
+        article = item
+        if article.id in seen:
+            summary.skipped.append(Skipped(article.id, "duplicate article id in the corpus"))
+            continue
+        seen.add(article.id)
+        old_hash = existing.get(article.id)
+        if old_hash == article.content_hash and not full:
+            summary.unchanged += 1
+            emit("article", {"status": "unchanged"})
+            continue
+        if old_hash is None:
+            summary.added += 1
+        else:
+            summary.updated += 1
+            retire.append(article.id)
+        if chunker is None:
+            chunker = Chunker(
+                embedder.tokenizer, embedder.max_tokens, settings.chunk_size, settings.chunk_overlap
+            )
+        chunks = chunker.split(article)
+        batch.articles.append((article, chunks))
+        batch.n_chunks += len(chunks)
+        emit("article", {"status": "changed", "chunks": len(chunks)})
+        if batch.n_chunks >= FLUSH_CHUNKS:
+            flush()
+    flush()
+
+    removed = [aid for aid in existing if aid not in seen]
+    summary.removed = len(removed)
+    if not seen:
+        raise CorpusError(
+            f"Nothing could be indexed from {corpus}: "
+            + (f"{len(summary.skipped)} files skipped (see above)." if summary.skipped
+               else "the folder has no .txt, .md, .html, .json or .jsonl articles.")
+        )
+
+    changed = dirty or removed or retire or (state is None) or not (state and state.clean)
+    if not changed:
+        summary.chunks = state.chunks if state else 0
+        summary.seconds = time.perf_counter() - t0
+        return summary
+
+    if not dirty:
+        store.write_state(clean=False)
+    to_retire = list(existing) if full else retire + removed
+    _retire(store, to_retire, gen, new_gen)
+    emit("commit", {"generation": new_gen})
+    n_articles = store.count_live("articles", new_gen)
+    n_chunks = store.count_live("chunks", new_gen)
+    # The commit point: one upsert of one record.
+    store.write_state(
+        generation=new_gen,
+        clean=False,
+        embed_model=embedder.name,
+        chunk_size=settings.chunk_size,
+        chunk_overlap=settings.chunk_overlap,
+        articles=n_articles,
+        chunks=n_chunks,
+        seconds=round(time.perf_counter() - t0, 3),
+    )
+    emit("committed", {"generation": new_gen})
+    _build_sparse(settings, store, new_gen)
+    emit("gc", {"generation": new_gen})
+    store.delete_where("chunks", {"gen_removed": {"$lte": new_gen}})
+    store.delete_where("articles", {"gen_removed": {"$lte": new_gen}})
+    store.write_state(clean=True)
+    summary.generation = new_gen
+    summary.chunks = n_chunks
+    summary.seconds = time.perf_counter() - t0
+    emit("done", summary.to_dict())
+    return summary
+
+
+def _roll_back(store: Store, gen: int) -> None:
+    """Undo what an interrupted rebuild left: uncommitted records and pending retirements."""
+    for kind in ("chunks", "articles"):
+        store.delete_where(kind, {"gen_added": {"$gt": gen}})
+        store.delete_where(kind, {"gen_removed": {"$lte": gen}})
+        store.set_gen_removed(
+            kind, {"$and": [{"gen_removed": {"$gt": gen}}, {"gen_removed": {"$lt": ALIVE}}]}, ALIVE
+        )
+
+
+def _retire(store: Store, article_ids: list[str], gen: int, new_gen: int) -> None:
+    step = 200
+    for i in range(0, len(article_ids), step):
+        ids = article_ids[i : i + step]
+        where = {"$and": [{"article_id": {"$in": ids}}, *live(gen)["$and"]]}
+        for kind in ("chunks", "articles"):
+            store.set_gen_removed(kind, where, new_gen)
+
+
+def _write_batch(
+    store: Store, embedder: Embedder, batch: _Batch, gen: int, emit: Progress
+) -> None:
+    from llama_index.core.schema import TextNode
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    texts = [c.text for _, chunks in batch.articles for c in chunks]
+    vectors = embedder.encode(texts) if texts else []
+    nodes = []
+    k = 0
+    for article, chunks in batch.articles:
+        for c in chunks:
+            nodes.append(
+                TextNode(
+                    id_=f"{article.id}@{gen}#{c.number}",
+                    text=c.text,
+                    embedding=vectors[k].tolist(),
+                    metadata=chunk_meta(article, c, gen),
+                )
+            )
+            k += 1
+    # Articles first: a chunk is never written without the text its offsets point into.
+    store.add(
+        "articles",
+        ids=[f"{a.id}@{gen}" for a, _ in batch.articles],
+        documents=[a.text for a, _ in batch.articles],
+        metadatas=[article_meta(a, gen, len(chunks)) for a, chunks in batch.articles],
+    )
+    if nodes:
+        vector_store = ChromaVectorStore(chroma_collection=store.collection("chunks", create=True))
+        step = store.max_batch()
+        for i in range(0, len(nodes), step):
+            vector_store.add(nodes[i : i + step])
+    emit("embedded", {"articles": len(batch.articles), "chunks": len(nodes)})
+
+
+def _build_sparse(settings: Settings, store: Store, gen: int) -> None:
+    from qa.sparse import SparseIndex
+
+    try:
+        SparseIndex.build(settings, store, gen)
+    except OSError as exc:
+        # The sparse index is derived data: queries rebuild it when it is missing.
+        log.warning("could not save the BM25 index (%s); it will be rebuilt on first query", exc)
+
+
+def stats(settings: Settings) -> dict[str, Any]:
+    store = Store(settings)
+    state = store.require_state()
+    return {
+        "articles": state.articles,
+        "chunks": state.chunks,
+        "embedding_model": state.embed_model,
+        "chunk_size": state.chunk_size,
+        "chunk_overlap": state.chunk_overlap,
+        "index": store.location,
+        "index_bytes": store.size_bytes(),
+        "generation": state.generation,
+        "last_rebuild": state.updated_at,
+        "last_rebuild_seconds": state.seconds,
+    }

@@ -1,0 +1,111 @@
+"""Typed, JSON-serializable records passed between the layers."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class _Record:
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class Article(_Record):
+    """One article: `text` is the exact string every offset in qa points into."""
+
+    id: str
+    title: str
+    text: str
+    url: str = ""
+    date: str = ""  # ISO yyyy-mm-dd, or "" when unknown
+    source: str = ""
+    author: str = ""
+    source_path: str = ""  # file path relative to the corpus folder
+    content_hash: str = ""
+
+
+@dataclass(frozen=True)
+class Chunk(_Record):
+    """A passage of an article: article.text[start:end] == text."""
+
+    article_id: str
+    number: int
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Skipped(_Record):
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Passage(_Record):
+    """A retrieved chunk with its article's metadata and its retrieval score."""
+
+    chunk_id: str
+    article_id: str
+    title: str
+    text: str
+    start: int
+    end: int
+    url: str = ""
+    date: str = ""
+    source: str = ""
+    source_path: str = ""
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class Citation(_Record):
+    """A numbered source of an answer; quote == article text[start:end]."""
+
+    number: int
+    article_id: str
+    title: str
+    url: str
+    date: str
+    source_path: str
+    passage: str
+    quote: str
+    start: int
+    end: int
+    score: float
+    supported: bool = True
+
+
+@dataclass(frozen=True)
+class Answer(_Record):
+    question: str
+    text: str
+    refused: bool
+    citations: list[Citation] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)  # what retrieval gave, nearest first
+    unsupported: list[str] = field(default_factory=list)  # sentences no passage supports
+    seconds: float = 0.0
+
+
+@dataclass
+class RebuildSummary(_Record):
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    warnings: list[Skipped] = field(default_factory=list)
+    chunks: int = 0  # chunks in the index after the rebuild
+    embedded: int = 0  # chunks embedded by this rebuild
+    seconds: float = 0.0
+    generation: int = 0
+
+    def line(self) -> str:
+        return (
+            f"{self.added} added, {self.updated} updated, {self.removed} removed, "
+            f"{self.unchanged} unchanged, {len(self.skipped)} skipped; "
+            f"{self.chunks} chunks ({self.embedded} embedded) in {self.seconds:.1f} s"
+        )

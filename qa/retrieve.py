@@ -1,0 +1,154 @@
+"""Hybrid retrieval: dense (Chroma) + BM25, fused by reciprocal rank, over the committed generation."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from qa.config import Settings
+from qa.corpus import date_int, normalize_date
+from qa.embed import Embedder
+from qa.errors import ConfigError
+from qa.records import Passage
+from qa.store import Store, and_where, live
+
+RRF_K = 60  # the constant of Cormack et al.; dampens the weight of the very first ranks
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict retrieval: any of sources, a date range (inclusive, ISO), article ids."""
+
+    sources: tuple[str, ...] = ()
+    since: str = ""
+    until: str = ""
+    article_ids: tuple[str, ...] = ()
+
+    @classmethod
+    def make(
+        cls,
+        sources: Any = None,
+        since: str | None = None,
+        until: str | None = None,
+        article_ids: Any = None,
+    ) -> Filters | None:
+        def dates(value: str | None, name: str) -> str:
+            if not value:
+                return ""
+            iso = normalize_date(value)
+            if not iso:
+                raise ConfigError(f"--{name} {value!r} is not a date; use YYYY-MM-DD.")
+            return iso
+
+        f = cls(
+            sources=tuple([sources] if isinstance(sources, str) else sources or ()),
+            since=dates(since, "since"),
+            until=dates(until, "until"),
+            article_ids=tuple([article_ids] if isinstance(article_ids, str) else article_ids or ()),
+        )
+        return f if f != cls() else None
+
+    def where(self) -> dict[str, Any] | None:
+        clauses: list[dict[str, Any]] = []
+        if self.sources:
+            clauses.append({"source": {"$in": list(self.sources)}})
+        if self.since:
+            clauses.append({"date_int": {"$gte": date_int(self.since)}})
+        if self.until:
+            clauses.append({"date_int": {"$lte": date_int(self.until)}})
+            clauses.append({"date_int": {"$gt": 0}})
+        if self.article_ids:
+            clauses.append({"article_id": {"$in": list(self.article_ids)}})
+        return and_where(*clauses)
+
+    def allows(self, article_id: str, d: int, source: str) -> bool:
+        if self.sources and source not in self.sources:
+            return False
+        if self.since and d < date_int(self.since):
+            return False
+        if self.until and (d == 0 or d > date_int(self.until)):
+            return False
+        return not (self.article_ids and article_id not in self.article_ids)
+
+
+class Retriever:
+    """Reads the committed generation on every call, so a finished rebuild shows up at once."""
+
+    def __init__(self, settings: Settings, store: Store, embedder: Embedder) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self._sparse: Any = None
+        self._lock = threading.Lock()
+
+    def _sparse_for(self, gen: int) -> Any:
+        from qa.sparse import SparseIndex
+
+        with self._lock:
+            if self._sparse is None or self._sparse.generation != gen:
+                self._sparse = SparseIndex.load(self.settings, self.store, gen)
+            return self._sparse
+
+    def retrieve(
+        self, query: str, top_k: int | None = None, filters: Filters | None = None
+    ) -> list[Passage]:
+        """The top_k passages for `query`, best first; score is cosine similarity."""
+        import numpy as np
+
+        k = top_k or self.settings.top_k
+        gen = self.store.require_state().generation
+        pool = max(4 * k, 20)
+        qvec = np.asarray(self.embedder.encode_query(query), dtype=np.float32)
+        where = and_where(live(gen), filters.where() if filters else None)
+
+        col = self.store.collection("chunks")
+        dense = col.query(
+            query_embeddings=[qvec.tolist()], n_results=pool, where=where, include=["distances"]
+        )
+        dense_ids = dense["ids"][0]
+
+        sparse = self._sparse_for(gen)
+        allowed = None
+        if filters:
+            m = sparse.meta
+
+            def allowed(i: int) -> bool:
+                return filters.allows(m["article_id"][i], m["date_int"][i] or 0, m["source"][i])
+
+        sparse_ids = [cid for cid, _ in sparse.search(query, pool, allowed)]
+
+        fused: dict[str, float] = {}
+        for ranking in (dense_ids, sparse_ids):
+            for rank, cid in enumerate(ranking):
+                fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
+        best = sorted(fused, key=lambda c: -fused[c])[:k]
+        if not best:
+            return []
+        got = col.get(ids=best, include=["metadatas", "documents", "embeddings"])
+        by_id = {
+            rid: (got["metadatas"][i], got["documents"][i], got["embeddings"][i])
+            for i, rid in enumerate(got["ids"])
+        }
+        out = []
+        for cid in best:
+            if cid not in by_id:  # deleted by a rebuild that committed meanwhile
+                continue
+            meta, doc, emb = by_id[cid]
+            sim = float(np.dot(np.asarray(emb, dtype=np.float32), qvec))
+            out.append(
+                Passage(
+                    chunk_id=cid,
+                    article_id=meta["article_id"],
+                    title=meta.get("title", ""),
+                    text=doc or "",
+                    start=int(meta["start"]),
+                    end=int(meta["end"]),
+                    url=meta.get("url", ""),
+                    date=meta.get("date", ""),
+                    source=meta.get("source", ""),
+                    source_path=meta.get("source_path", ""),
+                    score=round(sim, 4),
+                )
+            )
+        return out

@@ -1,0 +1,240 @@
+"""The Chroma side of the index: collections, generations and the atomic commit point.
+
+Readers never see a half-built index, on disk or on a Chroma server, without renaming folders:
+
+* Every record (article or chunk) carries `gen_added` and `gen_removed`. It is *live* in
+  generation G when gen_added <= G < gen_removed.
+* One record in the `<name>_state` collection names the committed generation G. A rebuild
+  writes generation G+1 beside G (new records: gen_added=G+1; retired ones: gen_removed=G+1),
+  then commits by upserting that one record (a single SQLite transaction in Chroma), then
+  deletes what generation G+1 no longer needs.
+* Readers read the state record and filter every query to generation G. A rebuild killed
+  anywhere leaves G intact; the next rebuild first rolls back whatever G+1 left behind.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from qa.config import Settings
+from qa.errors import IndexError_, IndexMissingError
+
+ALIVE = 2**62  # gen_removed of a record no generation has retired yet
+STATE_ID = "state"
+_DUMMY = [1.0]  # articles and state records need an embedding; they are never searched
+
+
+@dataclass(frozen=True)
+class State:
+    generation: int
+    clean: bool
+    embed_model: str
+    chunk_size: int
+    chunk_overlap: int
+    articles: int
+    chunks: int
+    updated_at: str
+    seconds: float
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any]) -> State:
+        return cls(
+            generation=int(meta.get("generation", 0)),
+            clean=bool(meta.get("clean", False)),
+            embed_model=str(meta.get("embed_model", "")),
+            chunk_size=int(meta.get("chunk_size", 0)),
+            chunk_overlap=int(meta.get("chunk_overlap", 0)),
+            articles=int(meta.get("articles", 0)),
+            chunks=int(meta.get("chunks", 0)),
+            updated_at=str(meta.get("updated_at", "")),
+            seconds=float(meta.get("seconds", 0.0)),
+        )
+
+
+def live(generation: int) -> dict[str, Any]:
+    """Chroma `where` clause selecting the records of one generation."""
+    return {"$and": [{"gen_added": {"$lte": generation}}, {"gen_removed": {"$gt": generation}}]}
+
+
+def and_where(*clauses: dict[str, Any] | None) -> dict[str, Any] | None:
+    parts: list[dict[str, Any]] = []
+    for c in clauses:
+        if not c:
+            continue
+        parts.extend(c["$and"] if set(c) == {"$and"} else [c])
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else {"$and": parts}
+
+
+class Store:
+    """Opens the Chroma client (embedded or server) and the three collections of one index."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.name = settings.collection
+        self._client: Any = None
+        self._cols: dict[str, Any] = {}
+
+    # --- connection ----------------------------------------------------------------------------
+
+    @property
+    def location(self) -> str:
+        return self.settings.chroma_url or str(self.settings.index_dir / "chroma")
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = self._connect()
+        return self._client
+
+    def _connect(self) -> Any:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        try:
+            if self.settings.chroma_url:
+                from urllib.parse import urlparse
+
+                url = urlparse(self.settings.chroma_url)
+                client = chromadb.HttpClient(
+                    host=url.hostname or "127.0.0.1",
+                    port=url.port or (443 if url.scheme == "https" else 8000),
+                    ssl=url.scheme == "https",
+                    settings=chroma_settings,
+                )
+                client.heartbeat()
+                return client
+            path = self.settings.index_dir / "chroma"
+            path.mkdir(parents=True, exist_ok=True)
+            return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+        except Exception as exc:  # noqa: BLE001 - translate every client failure
+            raise IndexError_(
+                f"Cannot open the Chroma index at {self.location}: {exc}. Check that the folder "
+                "is readable and writable (or that the Chroma server is running)."
+            ) from exc
+
+    def collection(self, kind: str, create: bool = False) -> Any:
+        """kind is 'chunks', 'articles' or 'state'."""
+        if kind in self._cols:
+            return self._cols[kind]
+        name = f"{self.name}_{kind}"
+        try:
+            if create:
+                meta = {"hnsw:space": "cosine"} if kind == "chunks" else None
+                col = self.client.get_or_create_collection(name, metadata=meta)
+            else:
+                col = self.client.get_collection(name)
+        except IndexError_:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            if not create:
+                raise IndexMissingError(
+                    f"No index at {self.location} — run `qa rebuild` to build it."
+                ) from exc
+            raise IndexError_(f"Cannot create collection {name} at {self.location}: {exc}") from exc
+        self._cols[kind] = col
+        return col
+
+    def max_batch(self) -> int:
+        try:
+            return max(1, min(int(self.client.get_max_batch_size()), 5000))
+        except Exception:  # noqa: BLE001 - older clients
+            return 1000
+
+    # --- state ---------------------------------------------------------------------------------
+
+    def read_state(self) -> State | None:
+        """The committed state, or None when no rebuild ever committed."""
+        try:
+            col = self.collection("state")
+        except IndexMissingError:
+            return None
+        got = col.get(ids=[STATE_ID], include=["metadatas"])
+        if not got["ids"]:
+            return None
+        return State.from_meta(got["metadatas"][0])
+
+    def require_state(self) -> State:
+        state = self.read_state()
+        if state is None or state.generation == 0:
+            raise IndexMissingError(f"No index at {self.location} — run `qa rebuild` to build it.")
+        return state
+
+    def write_state(self, **fields: Any) -> None:
+        """Upsert the single state record: this is the commit point of a rebuild."""
+        col = self.collection("state", create=True)
+        got = col.get(ids=[STATE_ID], include=["metadatas"])
+        meta = dict(got["metadatas"][0]) if got["ids"] else {}
+        meta.update(fields)
+        meta["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        col.upsert(ids=[STATE_ID], embeddings=[_DUMMY], metadatas=[meta], documents=[""])
+
+    # --- bulk record access --------------------------------------------------------------------
+
+    def iter_records(
+        self, kind: str, where: dict[str, Any] | None, include: list[str], page: int = 2000
+    ) -> Iterator[tuple[str, dict[str, Any], str | None]]:
+        """(id, metadata, document) for every matching record, paged to bound memory."""
+        col = self.collection(kind, create=True)
+        offset = 0
+        while True:
+            got = col.get(where=where, include=include, limit=page, offset=offset)
+            ids = got["ids"]
+            if not ids:
+                return
+            metas = got.get("metadatas") or [None] * len(ids)
+            docs = got.get("documents") or [None] * len(ids)
+            for i, rid in enumerate(ids):
+                yield rid, metas[i] or {}, docs[i]
+            if len(ids) < page:
+                return
+            offset += len(ids)
+
+    def set_gen_removed(self, kind: str, where: dict[str, Any], value: int) -> int:
+        """Set gen_removed on every record matching `where`; returns how many."""
+        col = self.collection(kind, create=True)
+        ids = [rid for rid, _, _ in self.iter_records(kind, where, include=[])]
+        step = self.max_batch()
+        for i in range(0, len(ids), step):
+            batch = ids[i : i + step]
+            col.update(ids=batch, metadatas=[{"gen_removed": value}] * len(batch))
+        return len(ids)
+
+    def delete_where(self, kind: str, where: dict[str, Any]) -> int:
+        col = self.collection(kind, create=True)
+        ids = [rid for rid, _, _ in self.iter_records(kind, where, include=[])]
+        step = self.max_batch()
+        for i in range(0, len(ids), step):
+            col.delete(ids=ids[i : i + step])
+        return len(ids)
+
+    def count_live(self, kind: str, generation: int) -> int:
+        return sum(1 for _ in self.iter_records(kind, live(generation), include=[]))
+
+    def add(
+        self,
+        kind: str,
+        ids: list[str],
+        documents: list[str],
+        metadatas: list[dict[str, Any]],
+        embeddings: list[list[float]] | None = None,
+    ) -> None:
+        col = self.collection(kind, create=True)
+        step = self.max_batch()
+        for i in range(0, len(ids), step):
+            sl = slice(i, i + step)
+            embs = embeddings[sl] if embeddings is not None else [_DUMMY] * len(ids[sl])
+            col.upsert(
+                ids=ids[sl], documents=documents[sl], metadatas=metadatas[sl], embeddings=embs
+            )
+
+    def size_bytes(self) -> int:
+        if self.settings.chroma_url:
+            return 0
+        root = self.settings.index_dir / "chroma"
+        return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())

@@ -1,0 +1,58 @@
+"""Shared fixtures: isolated settings in a temp dir, a tiny corpus, one real embedding model."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["ANONYMIZED_TELEMETRY"] = "False"
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "corpus" / "russia-pushes-for-peace-talks.txt"
+SHARED = ROOT.parent / "shared"
+DEV = SHARED / "eval" / "dev"
+SEED_QUESTION = "Who did Russia invite to Moscow?"
+
+
+@pytest.fixture(autouse=True)
+def _isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No QA_* variable or qa.toml of the developer leaks into a test."""
+    for key in list(os.environ):
+        if key.startswith("QA_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from qa.embed import Embedder
+
+    return Embedder()
+
+
+@pytest.fixture
+def corpus_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "corpus"
+    d.mkdir()
+    shutil.copy(SEED, d / SEED.name)
+    return d
+
+
+@pytest.fixture
+def settings(tmp_path: Path, corpus_dir: Path):
+    from qa import Settings
+
+    return Settings(corpus_dir=corpus_dir, index_dir=tmp_path / "index")
+
+
+def dev_articles(n: int | None = None) -> list[dict]:
+    import json
+
+    rows = [json.loads(line) for line in (DEV / "articles.jsonl").read_text().splitlines() if line]
+    return rows[:n] if n else rows

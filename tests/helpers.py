@@ -1,0 +1,44 @@
+"""Helpers that inspect an index the way a reader sees it."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from qa.chunking import Chunker
+from qa.corpus import read_corpus
+from qa.records import Article
+from qa.store import Store, live
+
+
+def index_contents(settings) -> dict[str, list[tuple[int, int, str]]]:
+    """article_id -> sorted (start, end, text) of the chunks of the committed generation."""
+    store = Store(settings)
+    gen = store.require_state().generation
+    out: dict[str, list] = defaultdict(list)
+    for _, meta, doc in store.iter_records("chunks", live(gen), ["metadatas", "documents"]):
+        out[meta["article_id"]].append((meta["start"], meta["end"], doc))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def total_records(settings, kind: str) -> int:
+    return Store(settings).collection(kind).count()
+
+
+def expected_contents(settings, embedder) -> dict[str, list[tuple[int, int, str]]]:
+    chunker = Chunker(embedder.tokenizer, embedder.max_tokens, settings.chunk_size,
+                      settings.chunk_overlap)
+    out = {}
+    for item in read_corpus(settings.corpus_dir, settings.max_file_bytes):
+        if isinstance(item, Article):
+            out[item.id] = sorted((c.start, c.end, c.text) for c in chunker.split(item))
+    return out
+
+
+def assert_index_matches_corpus(settings, embedder) -> None:
+    """Exactly the chunks of the current corpus: no duplicates, no orphans, no leftovers."""
+    got = index_contents(settings)
+    want = expected_contents(settings, embedder)
+    assert got == want
+    n = sum(len(v) for v in want.values())
+    assert total_records(settings, "chunks") == n
+    assert total_records(settings, "articles") == len(want)

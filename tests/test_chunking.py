@@ -1,0 +1,52 @@
+"""Chunks fit the embedding model and are exact slices of their article."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.chunking import Chunker
+from qa.corpus import make_article
+
+from .conftest import SEED, dev_articles
+
+
+@pytest.fixture(scope="module")
+def chunker(embedder):
+    return Chunker(embedder.tokenizer, embedder.max_tokens, chunk_size=200, chunk_overlap=30)
+
+
+def _check(chunker, embedder, article):
+    chunks = chunker.split(article)
+    assert chunks, "every article with text gets at least one chunk"
+    for c in chunks:
+        assert article.text[c.start:c.end] == c.text
+        n = len(embedder.tokenizer.encode(c.text, add_special_tokens=True))
+        assert n <= embedder.max_tokens, f"chunk {c.number} has {n} word-pieces"
+    # Every non-blank character of the article is in some chunk: nothing is lost.
+    covered = [False] * len(article.text)
+    for c in chunks:
+        covered[c.start:c.end] = [True] * (c.end - c.start)
+    assert all(covered[i] or ch.isspace() for i, ch in enumerate(article.text))
+    return chunks
+
+
+def test_bound_and_offsets_on_long_real_articles(chunker, embedder) -> None:
+    rows = dev_articles()
+    long_text = "\n\n".join(r["text"] for r in rows[:40])  # ~ tens of thousands of word-pieces
+    assert embedder.count_tokens(long_text) > 5000
+    chunks = _check(chunker, embedder, make_article("long", long_text, {"title": "x"}, "long"))
+    assert len(chunks) > 20
+    for r in rows:
+        _check(chunker, embedder, make_article(r["id"], r["text"], r, "a.jsonl"))
+
+
+def test_pathological_text_still_fits(chunker, embedder) -> None:
+    # No sentence or word breaks at all: the hard word-piece split must kick in.
+    text = "Title\n\n" + "supercalifragilistic" * 400 + " " + "x, " * 900
+    _check(chunker, embedder, make_article("p", text, {"title": "t"}, "p"))
+
+
+def test_seed_chunks(chunker, embedder) -> None:
+    text = SEED.read_text()
+    chunks = _check(chunker, embedder, make_article("s", text, {"title": "t"}, "s"))
+    assert any("invite opposition representatives" in c.text for c in chunks)
