@@ -23,10 +23,27 @@ from qa.errors import (
 from qa.records import Answer, Article, Chunk, Citation, Passage, RebuildSummary, Skipped
 
 __all__ = [
-    "Answer", "Article", "Chunk", "Citation", "ConfigError", "CorpusError", "IndexBusyError",
-    "IndexError_", "IndexMissingError", "LLMError", "ModelError", "Passage", "QAError",
-    "QuestionError", "RebuildSummary", "Settings", "Skipped", "load_settings", "rebuild",
-    "read_corpus", "stats",
+    "Answer",
+    "Article",
+    "Chunk",
+    "Citation",
+    "ConfigError",
+    "CorpusError",
+    "IndexBusyError",
+    "IndexError_",
+    "IndexMissingError",
+    "LLMError",
+    "ModelError",
+    "Passage",
+    "QAError",
+    "QuestionError",
+    "RebuildSummary",
+    "Settings",
+    "Skipped",
+    "load_settings",
+    "read_corpus",
+    "rebuild",
+    "stats",
 ]
 
 

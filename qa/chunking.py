@@ -49,7 +49,10 @@ class Chunker:
                 if not spans or (s, e) != spans[-1]:
                     spans.append((s, e))
             cursor = start + 1
-        spans = _cover_gaps(text, spans)
+        bounded: list[tuple[int, int]] = []
+        for s, e, is_gap in _cover_gaps(text, spans):
+            bounded.extend(self._enforce_limit(text, s, e) if is_gap else [(s, e)])
+        spans = bounded
         return [
             Chunk(article.id, i, text[s:e], s, e) for i, (s, e) in enumerate(spans)
         ]
@@ -108,19 +111,15 @@ def _locate(text: str, piece: str, cursor: int) -> tuple[int, int] | None:
     return h.start(), t.end()
 
 
-def _cover_gaps(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Never lose text: a stretch no chunk covers (should not happen) becomes its own chunk."""
-    if not spans:
-        s, e = _trim(text, 0, len(text))
-        return [(s, e)] if e > s else []
-    out: list[tuple[int, int]] = []
+def _cover_gaps(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int, bool]]:
+    """Never lose text: a stretch no chunk covers becomes its own chunk (flagged as a gap)."""
+    out: list[tuple[int, int, bool]] = []
     covered = 0
     for s, e in sorted(spans):
         if text[covered:s].strip():
-            gs, ge = _trim(text, covered, s)
-            out.append((gs, ge))
-        out.append((s, e))
+            out.append((*_trim(text, covered, s), True))
+        out.append((s, e, False))
         covered = max(covered, e)
     if text[covered:].strip():
-        out.append(_trim(text, covered, len(text)))
+        out.append((*_trim(text, covered, len(text)), True))
     return out

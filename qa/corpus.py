@@ -329,7 +329,7 @@ def normalize_date(value: Any) -> str:
         return value.isoformat()
     s = str(value).strip()
     try:
-        return datetime.fromisoformat(s.replace("Z", "+00:00")).date().isoformat()
+        return datetime.fromisoformat(s).date().isoformat()
     except ValueError:
         pass
     for candidate in dict.fromkeys((s, s.split()[0] if s.split() else s)):

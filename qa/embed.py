@@ -17,6 +17,16 @@ if TYPE_CHECKING:
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+BUNDLED_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def _quiet_transformers() -> None:
+    """Library code never prints: silence transformers' warnings and progress bars."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
 
 
 def resolve_model_path(configured: str | None) -> Path:
@@ -44,18 +54,20 @@ class Embedder:
 
     def __init__(self, model: str | None = None, batch_size: int = 64) -> None:
         self.path = resolve_model_path(model)
+        self.model_name = str(self.path) if model else BUNDLED_NAME
         self.batch_size = batch_size
         self._lock = threading.Lock()
 
     @property
     def name(self) -> str:
         """Identity of the vectors this embedder makes; stored in the index."""
-        return f"{self.path.name}:torch-fp32"
+        return f"{self.model_name}:torch-fp32"
 
     @cached_property
     def tokenizer(self) -> Any:
         from transformers import AutoTokenizer
 
+        _quiet_transformers()
         return AutoTokenizer.from_pretrained(str(self.path))
 
     @cached_property
@@ -74,9 +86,10 @@ class Embedder:
     def model(self) -> Any:
         from sentence_transformers import SentenceTransformer
 
+        _quiet_transformers()
         try:
             return SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
-        except Exception as exc:  # noqa: BLE001 - any load failure is a model problem
+        except Exception as exc:
             raise ModelError(f"Cannot load the embedding model at {self.path}: {exc}") from exc
 
     def count_tokens(self, text: str) -> int:

@@ -36,7 +36,7 @@ class IndexBusyError(QAError):
     pass
 
 
-class IndexError_(QAError):  # noqa: N801 - avoid shadowing the builtin IndexError
+class IndexError_(QAError):
     pass
 
 

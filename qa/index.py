@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,7 +22,6 @@ from qa.store import ALIVE, Store, live
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, dict[str, Any]], None]
-FLUSH_CHUNKS = 512  # chunks embedded and written together
 
 
 def article_meta(a: Article, generation: int, chunks: int) -> dict[str, Any]:
@@ -132,15 +130,14 @@ def _rebuild(
     new_gen = gen + 1
     summary = RebuildSummary(generation=gen)
 
-    if state and state.generation and not full:
-        if state.embed_model != embedder.name or (
-            (state.chunk_size, state.chunk_overlap) != (settings.chunk_size, settings.chunk_overlap)
-        ):
-            raise ConfigError(
-                f"The index was built with {state.embed_model} (chunks {state.chunk_size}/"
-                f"{state.chunk_overlap}) but the settings now say {embedder.name} "
-                f"({settings.chunk_size}/{settings.chunk_overlap}); run `qa rebuild --full`."
-            )
+    built_with = (state.embed_model, state.chunk_size, state.chunk_overlap) if state else None
+    wanted = (embedder.name, settings.chunk_size, settings.chunk_overlap)
+    if state and state.generation and not full and built_with != wanted:
+        raise ConfigError(
+            f"The index was built with {state.embed_model} (chunks {state.chunk_size}/"
+            f"{state.chunk_overlap}) but the settings now say {embedder.name} "
+            f"({settings.chunk_size}/{settings.chunk_overlap}); run `qa rebuild --full`."
+        )
 
     if state is None or not state.clean:
         _roll_back(store, gen)
@@ -150,6 +147,7 @@ def _rebuild(
     for _, meta, _ in store.iter_records("articles", live(gen), include=["metadatas"]):
         existing[meta["article_id"]] = meta["content_hash"]
     emit("start", {"existing": len(existing)})
+    log.info("stage=read generation=%d existing=%d", gen, len(existing))
 
     chunker: Chunker | None = None
     seen: set[str] = set()
@@ -202,7 +200,7 @@ def _rebuild(
         batch.articles.append((article, chunks))
         batch.n_chunks += len(chunks)
         emit("article", {"status": "changed", "chunks": len(chunks)})
-        if batch.n_chunks >= FLUSH_CHUNKS:
+        if batch.n_chunks >= settings.flush_chunks:
             flush()
     flush()
 
@@ -224,8 +222,10 @@ def _rebuild(
     if not dirty:
         store.write_state(clean=False)
     to_retire = list(existing) if full else retire + removed
+    log.info("stage=retire articles=%d", len(to_retire))
     _retire(store, to_retire, gen, new_gen)
     emit("commit", {"generation": new_gen})
+    log.info("stage=commit generation=%d", new_gen)
     n_articles = store.count_live("articles", new_gen)
     n_chunks = store.count_live("chunks", new_gen)
     # The commit point: one upsert of one record.
@@ -240,14 +240,17 @@ def _rebuild(
         seconds=round(time.perf_counter() - t0, 3),
     )
     emit("committed", {"generation": new_gen})
+    log.info("stage=committed generation=%d", new_gen)
     _build_sparse(settings, store, new_gen)
     emit("gc", {"generation": new_gen})
+    log.info("stage=gc generation=%d", new_gen)
     store.delete_where("chunks", {"gen_removed": {"$lte": new_gen}})
     store.delete_where("articles", {"gen_removed": {"$lte": new_gen}})
     store.write_state(clean=True)
     summary.generation = new_gen
     summary.chunks = n_chunks
     summary.seconds = time.perf_counter() - t0
+    log.info("stage=done generation=%d", new_gen)
     emit("done", summary.to_dict())
     return summary
 
@@ -278,7 +281,9 @@ def _write_batch(
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
     texts = [c.text for _, chunks in batch.articles for c in chunks]
+    log.info("stage=embed chunks=%d", len(texts))
     vectors = embedder.encode(texts) if texts else []
+    log.info("stage=write articles=%d chunks=%d", len(batch.articles), len(texts))
     nodes = []
     k = 0
     for article, chunks in batch.articles:
@@ -299,6 +304,7 @@ def _write_batch(
         documents=[a.text for a, _ in batch.articles],
         metadatas=[article_meta(a, gen, len(chunks)) for a, chunks in batch.articles],
     )
+    log.info("stage=write-chunks chunks=%d", len(nodes))
     if nodes:
         vector_store = ChromaVectorStore(chroma_collection=store.collection("chunks", create=True))
         step = store.max_batch()

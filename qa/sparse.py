@@ -21,12 +21,20 @@ from qa.store import Store, live
 _FIELDS = ("article_id", "date_int", "source")
 
 
+def _quiet() -> None:
+    import logging
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+
 def _cache_dir(settings: Settings, gen: int) -> Path:
     return settings.index_dir / "sparse" / f"{settings.collection}-g{gen}"
 
 
 def _tokenize(texts: list[str]) -> Any:
     import bm25s
+
+    _quiet()
 
     return bm25s.tokenize(texts, stopwords="en", show_progress=False)
 

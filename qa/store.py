@@ -112,7 +112,7 @@ class Store:
             path = self.settings.index_dir / "chroma"
             path.mkdir(parents=True, exist_ok=True)
             return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-        except Exception as exc:  # noqa: BLE001 - translate every client failure
+        except Exception as exc:
             raise IndexError_(
                 f"Cannot open the Chroma index at {self.location}: {exc}. Check that the folder "
                 "is readable and writable (or that the Chroma server is running)."
@@ -131,7 +131,7 @@ class Store:
                 col = self.client.get_collection(name)
         except IndexError_:
             raise
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if not create:
                 raise IndexMissingError(
                     f"No index at {self.location} — run `qa rebuild` to build it."

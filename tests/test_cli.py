@@ -1,0 +1,70 @@
+"""The `qa` command as a user runs it: real processes, JSON output, exit codes, clean errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def qa(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "qa", *args], capture_output=True, text=True, timeout=600, check=False,
+        env={**os.environ, **(env or {})}, cwd=cwd,
+    )
+
+
+def test_help_lists_commands() -> None:
+    out = qa("--help")
+    assert out.returncode == 0
+    for cmd in ("rebuild", "stats"):
+        assert cmd in out.stdout
+
+
+def test_rebuild_json_stats_and_skips(tmp_path: Path, corpus_dir: Path) -> None:
+    (corpus_dir / "empty.txt").write_text("")
+    ix = str(tmp_path / "ix")
+    out = qa("rebuild", "--corpus", str(corpus_dir), "--index", ix, "--json")
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert set(summary) >= {"added", "updated", "removed", "unchanged", "skipped", "chunks",
+                            "seconds"}
+    assert summary["added"] == 1 and summary["chunks"] >= 2
+    assert summary["skipped"] == [{"path": "empty.txt", "reason": "empty file"}]
+    again = json.loads(qa("rebuild", "--corpus", str(corpus_dir), "--index", ix, "--json").stdout)
+    assert (again["unchanged"], again["embedded"]) == (1, 0)
+    st = qa("stats", "--index", ix, "--json")
+    info = json.loads(st.stdout)
+    assert info["articles"] == 1 and info["chunks"] == summary["chunks"]
+    assert info["embedding_model"].startswith("sentence-transformers/all-MiniLM-L6-v2")
+    human = qa("rebuild", "--corpus", str(corpus_dir), "--index", ix)
+    assert "1 unchanged" in human.stdout and "skipped empty.txt: empty file" in human.stderr
+
+
+def test_settings_precedence_toml_env_flag(tmp_path: Path, corpus_dir: Path) -> None:
+    (tmp_path / "qa.toml").write_text(f'corpus_dir = "{corpus_dir}"\nindex_dir = "from-toml"\n')
+    out = qa("rebuild", "--json", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "from-toml" / "chroma").is_dir()
+    out = qa("rebuild", "--json", env={"QA_INDEX_DIR": str(tmp_path / "from-env")}, cwd=tmp_path)
+    assert (tmp_path / "from-env" / "chroma").is_dir()
+    out = qa("rebuild", "--json", "--index", str(tmp_path / "from-flag"),
+             env={"QA_INDEX_DIR": str(tmp_path / "from-env2")}, cwd=tmp_path)
+    assert (tmp_path / "from-flag" / "chroma").is_dir()
+    assert not (tmp_path / "from-env2").exists()
+
+
+def test_errors_are_one_clean_line(tmp_path: Path) -> None:
+    out = qa("rebuild", "--corpus", str(tmp_path / "missing"), "--index", str(tmp_path / "ix"))
+    assert out.returncode == 1
+    assert "does not exist" in out.stderr and "Traceback" not in out.stderr
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "a.bin").write_bytes(b"\x00")
+    out = qa("rebuild", "--corpus", str(tmp_path / "c"), "--index", str(tmp_path / "ix"))
+    assert out.returncode == 1 and "Nothing could be indexed" in out.stderr
+    out = qa("rebuild", env={"QA_CHUNK_SIZE": "not-a-number"})
+    assert out.returncode == 2 and "chunk_size" in out.stderr and "Traceback" not in out.stderr
+    out = qa("stats", "--index", str(tmp_path / "nothing"))
+    assert out.returncode == 1 and "qa rebuild" in out.stderr and "Traceback" not in out.stderr

@@ -1,0 +1,128 @@
+"""Rebuild against real Chroma and the real embedding model: incremental, exact, atomic, locked."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from qa import rebuild
+from qa.errors import ConfigError, CorpusError, IndexBusyError, IndexMissingError
+from qa.index import stats, writer_lock
+from qa.retrieve import Filters, Retriever
+from qa.store import Store
+
+from .conftest import SEED_QUESTION, dev_articles
+from .helpers import assert_index_matches_corpus, index_contents
+
+
+def _jsonl(path: Path, rows: list[dict]) -> None:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_seed_is_retrievable(settings, embedder) -> None:
+    s = rebuild(settings, embedder=embedder)
+    assert (s.added, s.chunks) == (1, s.embedded) and s.chunks >= 2
+    top = Retriever(settings, Store(settings), embedder).retrieve(SEED_QUESTION, top_k=3)
+    assert "invite opposition representatives" in top[0].text
+    assert top[0].article_id == "russia-pushes-for-peace-talks.txt"
+
+
+def test_add_change_delete_and_no_change(settings, embedder, corpus_dir) -> None:
+    rows = dev_articles(12)
+    _jsonl(corpus_dir / "dev.jsonl", rows[:10])
+    (corpus_dir / "note.md").write_text("# A note\n\nThe harbour reopened on Monday.\n")
+    s1 = rebuild(settings, embedder=embedder)
+    assert (s1.added, s1.updated, s1.removed, s1.unchanged) == (12, 0, 0, 0)
+    assert_index_matches_corpus(settings, embedder)
+
+    s2 = rebuild(settings, embedder=embedder)
+    assert (s2.added, s2.updated, s2.removed, s2.unchanged, s2.embedded) == (0, 0, 0, 12, 0)
+    assert s2.generation == s1.generation  # nothing written at all
+
+    rows[0] = {**rows[0], "text": rows[0]["text"] + "\n\nA correction was appended."}
+    _jsonl(corpus_dir / "dev.jsonl", rows[:2] + rows[3:12])  # edit 1, delete 1, add 2
+    (corpus_dir / "note.md").unlink()
+    s3 = rebuild(settings, embedder=embedder)
+    assert (s3.added, s3.updated, s3.removed, s3.unchanged) == (2, 1, 2, 9)
+    assert s3.embedded == sum(
+        len(v) for k, v in index_contents(settings).items()
+        if k.endswith((rows[0]["id"], rows[10]["id"], rows[11]["id"]))
+    )
+    assert_index_matches_corpus(settings, embedder)
+    info = stats(settings)
+    assert info["articles"] == 12 and info["chunks"] == s3.chunks
+
+
+def test_full_rebuild_reembeds_everything(settings, embedder) -> None:
+    first = rebuild(settings, embedder=embedder)
+    full = rebuild(settings, full=True, embedder=embedder)
+    assert full.embedded == first.chunks and full.chunks == first.chunks
+    assert full.generation == first.generation + 1
+    assert_index_matches_corpus(settings, embedder)
+
+
+def test_bad_files_never_stop_a_rebuild(settings, embedder, corpus_dir) -> None:
+    (corpus_dir / "empty.txt").write_text("")
+    (corpus_dir / "bin.txt").write_bytes(b"\x00\xff" * 100)
+    (corpus_dir / "bad.jsonl").write_text('{"text": "Fine record."}\n{oops\n')
+    s = rebuild(settings, embedder=embedder)
+    assert s.added == 2
+    reasons = {x.path: x.reason for x in s.skipped}
+    assert reasons["empty.txt"] == "empty file" and "binary" in reasons["bin.txt"]
+    assert "malformed" in reasons["bad.jsonl:2"]
+
+
+def test_nothing_indexable_is_an_error(tmp_path, embedder) -> None:
+    from qa import Settings
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "x.txt").write_text("")
+    settings = Settings(corpus_dir=empty, index_dir=tmp_path / "ix")
+    with pytest.raises(CorpusError, match="Nothing could be indexed"):
+        rebuild(settings, embedder=embedder)
+    with pytest.raises(CorpusError, match="does not exist"):
+        rebuild(Settings(corpus_dir=tmp_path / "nope", index_dir=tmp_path / "ix"))
+    with pytest.raises(IndexMissingError, match="qa rebuild"):
+        stats(settings)
+
+
+def test_settings_change_demands_full_rebuild(settings, embedder) -> None:
+    rebuild(settings, embedder=embedder)
+    changed = settings.model_copy(update={"chunk_size": 120})
+    with pytest.raises(ConfigError, match="--full"):
+        rebuild(changed, embedder=embedder)
+    s = rebuild(changed, full=True, embedder=embedder)
+    assert s.chunks > 0
+    assert_index_matches_corpus(changed, embedder)
+
+
+def test_second_writer_is_refused(settings, embedder) -> None:
+    with writer_lock(settings), pytest.raises(IndexBusyError, match="Another rebuild"):
+        rebuild(settings, embedder=embedder)
+
+
+def test_filters(settings, embedder, corpus_dir) -> None:
+    rows = [r for r in dev_articles() if r.get("date")][:6]
+    assert len(rows) == 6
+    _jsonl(corpus_dir / "dev.jsonl", rows)
+    rebuild(settings, embedder=embedder)
+    r = Retriever(settings, Store(settings), embedder)
+    only = rows[2]
+    got = r.retrieve(rows[2]["title"], 5, Filters.make(article_ids=[f"dev.jsonl#{only['id']}"]))
+    assert got and {p.article_id for p in got} == {f"dev.jsonl#{only['id']}"}
+    since = sorted(x["date"] for x in rows)[3]
+    got = r.retrieve("oil prices", 10, Filters.make(since=since))
+    assert got and all(p.date >= since for p in got)
+    got = r.retrieve("oil prices", 10, Filters.make(sources=["nope"]))
+    assert got == []
+
+
+def test_index_copied_elsewhere_still_answers(settings, embedder, tmp_path) -> None:
+    rebuild(settings, embedder=embedder)
+    shutil.rmtree(settings.index_dir / "sparse")  # derived data: rebuilt from Chroma on demand
+    top = Retriever(settings, Store(settings), embedder).retrieve(SEED_QUESTION, top_k=1)
+    assert "invite opposition representatives" in top[0].text
