@@ -7,6 +7,7 @@ import fcntl
 import logging
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,55 +155,66 @@ def _rebuild(
     retire: list[str] = []
     batch = _Batch()
     dirty = False
+    # Writing batch k to Chroma overlaps embedding batch k+1 (one writer thread, in order).
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-writer")
+    pending: Future[None] | None = None
 
     def flush() -> None:
-        nonlocal dirty
+        nonlocal dirty, pending
         if not batch.articles:
             return
         if not dirty:
             store.write_state(clean=False)
             dirty = True
-        _write_batch(store, embedder, batch, new_gen, emit)
-        summary.embedded += batch.n_chunks
+        items, n = list(batch.articles), batch.n_chunks
         batch.articles.clear()
         batch.n_chunks = 0
+        vectors = _embed(embedder, items)
+        if pending is not None:
+            pending.result()
+        pending = writer.submit(_write_batch, store, items, vectors, new_gen, emit)
+        summary.embedded += n
 
-    for item in read_corpus(corpus, settings.max_file_bytes):
-        if isinstance(item, Warned):
-            summary.warnings.append(Skipped(item.path, item.reason))
-            log.warning("%s: %s", item.path, item.reason)
-            continue
-        if isinstance(item, Skipped):
-            summary.skipped.append(item)
-            log.warning("skipped %s: %s", item.path, item.reason)
-            emit("skipped", {"path": item.path, "reason": item.reason})
-            continue
-        article = item
-        if article.id in seen:
-            summary.skipped.append(Skipped(article.id, "duplicate article id in the corpus"))
-            continue
-        seen.add(article.id)
-        old_hash = existing.get(article.id)
-        if old_hash == article.content_hash and not full:
-            summary.unchanged += 1
-            emit("article", {"status": "unchanged"})
-            continue
-        if old_hash is None:
-            summary.added += 1
-        else:
-            summary.updated += 1
-            retire.append(article.id)
-        if chunker is None:
-            chunker = Chunker(
-                embedder.tokenizer, embedder.max_tokens, settings.chunk_size, settings.chunk_overlap
-            )
-        chunks = chunker.split(article)
-        batch.articles.append((article, chunks))
-        batch.n_chunks += len(chunks)
-        emit("article", {"status": "changed", "chunks": len(chunks)})
-        if batch.n_chunks >= settings.flush_chunks:
-            flush()
-    flush()
+    try:
+        for item in read_corpus(corpus, settings.max_file_bytes):
+            if isinstance(item, Warned):
+                summary.warnings.append(Skipped(item.path, item.reason))
+                log.warning("%s: %s", item.path, item.reason)
+                continue
+            if isinstance(item, Skipped):
+                summary.skipped.append(item)
+                log.warning("skipped %s: %s", item.path, item.reason)
+                emit("skipped", {"path": item.path, "reason": item.reason})
+                continue
+            article = item
+            if article.id in seen:
+                summary.skipped.append(Skipped(article.id, "duplicate article id in the corpus"))
+                continue
+            seen.add(article.id)
+            old_hash = existing.get(article.id)
+            if old_hash == article.content_hash and not full:
+                summary.unchanged += 1
+                emit("article", {"status": "unchanged"})
+                continue
+            if old_hash is None:
+                summary.added += 1
+            else:
+                summary.updated += 1
+                retire.append(article.id)
+            if chunker is None:
+                chunker = Chunker(embedder.tokenizer, embedder.max_tokens,
+                                  settings.chunk_size, settings.chunk_overlap)
+            chunks = chunker.split(article)
+            batch.articles.append((article, chunks))
+            batch.n_chunks += len(chunks)
+            emit("article", {"status": "changed", "chunks": len(chunks)})
+            if batch.n_chunks >= settings.flush_chunks:
+                flush()
+        flush()
+        if pending is not None:
+            pending.result()
+    finally:
+        writer.shutdown(wait=True)
 
     removed = [aid for aid in existing if aid not in seen]
     summary.removed = len(removed)
@@ -274,19 +286,22 @@ def _retire(store: Store, article_ids: list[str], gen: int, new_gen: int) -> Non
             store.set_gen_removed(kind, where, new_gen)
 
 
+def _embed(embedder: Embedder, items: list[tuple[Article, list[Chunk]]]) -> Any:
+    texts = [c.text for _, chunks in items for c in chunks]
+    log.info("stage=embed chunks=%d", len(texts))
+    return embedder.encode(texts) if texts else []
+
+
 def _write_batch(
-    store: Store, embedder: Embedder, batch: _Batch, gen: int, emit: Progress
+    store: Store, items: list[tuple[Article, list[Chunk]]], vectors: Any, gen: int, emit: Progress
 ) -> None:
     from llama_index.core.schema import TextNode
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    texts = [c.text for _, chunks in batch.articles for c in chunks]
-    log.info("stage=embed chunks=%d", len(texts))
-    vectors = embedder.encode(texts) if texts else []
-    log.info("stage=write articles=%d chunks=%d", len(batch.articles), len(texts))
+    log.info("stage=write articles=%d chunks=%d", len(items), len(vectors))
     nodes = []
     k = 0
-    for article, chunks in batch.articles:
+    for article, chunks in items:
         for c in chunks:
             nodes.append(
                 TextNode(
@@ -300,9 +315,9 @@ def _write_batch(
     # Articles first: a chunk is never written without the text its offsets point into.
     store.add(
         "articles",
-        ids=[f"{a.id}@{gen}" for a, _ in batch.articles],
-        documents=[a.text for a, _ in batch.articles],
-        metadatas=[article_meta(a, gen, len(chunks)) for a, chunks in batch.articles],
+        ids=[f"{a.id}@{gen}" for a, _ in items],
+        documents=[a.text for a, _ in items],
+        metadatas=[article_meta(a, gen, len(chunks)) for a, chunks in items],
     )
     log.info("stage=write-chunks chunks=%d", len(nodes))
     if nodes:
@@ -310,7 +325,7 @@ def _write_batch(
         step = store.max_batch()
         for i in range(0, len(nodes), step):
             vector_store.add(nodes[i : i + step])
-    emit("embedded", {"articles": len(batch.articles), "chunks": len(nodes)})
+    emit("embedded", {"articles": len(items), "chunks": len(nodes)})
 
 
 def _build_sparse(settings: Settings, store: Store, gen: int) -> None:

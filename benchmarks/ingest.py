@@ -1,0 +1,174 @@
+"""Ingestion benchmark: full / no-change / one-change rebuilds vs raw SentenceTransformer.encode.
+
+    python benchmarks/ingest.py [--articles 1000] [--memory-articles 20000]
+
+Every speed figure is a ratio against a baseline measured in this same run. Results are written
+to benchmarks/results/ingest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from corpus_gen import edit_one, write_corpus
+
+
+def _rebuild_process(corpus: Path, index: Path) -> tuple[dict, list[tuple[float, float]]]:
+    """Run `qa rebuild --json` in a child, sampling its RSS; returns (summary, [(s, MB)])."""
+    import psutil
+
+    cmd = [sys.executable, "-m", "qa", "rebuild", "--corpus", str(corpus), "--index", str(index),
+           "--json"]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ps = psutil.Process(proc.pid)
+    samples: list[tuple[float, float]] = []
+    while proc.poll() is None:
+        try:
+            samples.append((time.perf_counter() - t0, ps.memory_info().rss / 2**20))
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.5)
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        raise SystemExit(f"rebuild failed: {err}")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    samples.append((time.perf_counter() - t0, peak))
+    return json.loads(out), samples
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--articles", type=int, default=1000)
+    ap.add_argument("--memory-articles", type=int, default=20000,
+                    help="corpus size for the peak-RSS run (0 skips it)")
+    args = ap.parse_args()
+
+    from qa import Settings, rebuild
+    from qa.chunking import Chunker
+    from qa.corpus import read_corpus
+    from qa.embed import Embedder
+    from qa.records import Article
+
+    results: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+                                f"Python {platform.python_version()}"}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        corpus = tmp_path / "corpus"
+        write_corpus(corpus, args.articles)
+        settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+        embedder = Embedder(settings.embed_model, settings.embed_batch_size)
+        # Load the model and import the index's libraries once, outside every timing: they are
+        # start-up costs (see the cold-start benchmark), not ingestion throughput.
+        embedder.model  # noqa: B018
+        import bm25s  # noqa: F401
+        import chromadb  # noqa: F401
+        import llama_index.vector_stores.chroma  # noqa: F401
+        from llama_index.core.node_parser import SentenceSplitter  # noqa: F401
+
+        t = time.perf_counter()
+        full = rebuild(settings, full=True, embedder=embedder)
+        t_full = time.perf_counter() - t
+
+        # The baseline: raw SentenceTransformer.encode of exactly the same chunks.
+        chunker = Chunker(embedder.tokenizer, embedder.max_tokens, settings.chunk_size,
+                          settings.chunk_overlap)
+        texts = [c.text for a in read_corpus(corpus) if isinstance(a, Article)
+                 for c in chunker.split(a)]
+        assert len(texts) == full.chunks, (len(texts), full.chunks)
+        t = time.perf_counter()
+        embedder.model.encode(texts, batch_size=settings.embed_batch_size,
+                              normalize_embeddings=True, show_progress_bar=False)
+        t_raw = time.perf_counter() - t
+
+        t = time.perf_counter()
+        nochange = rebuild(settings, embedder=embedder)
+        t_nochange = time.perf_counter() - t
+        assert nochange.embedded == 0
+
+        edit_one(corpus)
+        t = time.perf_counter()
+        one = rebuild(settings, embedder=embedder)
+        t_one = time.perf_counter() - t
+        assert one.updated == 1
+
+        results["ingest"] = {
+            "articles": args.articles,
+            "chunks": full.chunks,
+            "full_rebuild_s": round(t_full, 2),
+            "raw_encode_s": round(t_raw, 2),
+            "rebuild_chunks_per_s": round(full.chunks / t_full, 1),
+            "raw_encode_chunks_per_s": round(len(texts) / t_raw, 1),
+            "ratio": round(t_raw / t_full, 3),
+            "target": ">= 0.90",
+        }
+        results["no_change"] = {"seconds": round(t_nochange, 3),
+                                "ratio": round(t_nochange / t_full, 4), "target": "<= 0.02"}
+        results["one_change"] = {"seconds": round(t_one, 3), "ratio": round(t_one / t_full, 4),
+                                 "target": "<= 0.02"}
+
+    if args.memory_articles:
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp_path = Path(tmp)
+            corpus = tmp_path / "corpus"
+            write_corpus(corpus, args.memory_articles)
+            t = time.perf_counter()
+            summary, samples = _rebuild_process(corpus, tmp_path / "index")
+            end = samples[-1][0]
+            # Memory must not grow with the corpus: compare the peaks of each half of the run.
+            first = max((mb for s, mb in samples[:-1] if s < end / 2), default=0.0)
+            second = max((mb for s, mb in samples[:-1] if s >= end / 2), default=0.0)
+            results["memory_rebuild"] = {
+                "articles": args.memory_articles,
+                "chunks": summary["chunks"],
+                "seconds": round(time.perf_counter() - t, 1),
+                "peak_rss_mb": round(max(mb for _, mb in samples)),
+                "peak_rss_first_half_mb": round(first),
+                "peak_rss_second_half_mb": round(second),
+                "target": "<= 2560 MB",
+            }
+
+    out = HERE / "results" / "ingest.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    _table(results)
+
+
+def _table(r: dict) -> None:
+    print(f"machine: {r['machine']}")
+    i = r["ingest"]
+    rows = [
+        ("ingest", (f"{i['rebuild_chunks_per_s']} vs raw {i['raw_encode_chunks_per_s']} chunks/s "
+                   f"({i['chunks']} chunks)"), i["ratio"], i["target"]),
+        ("no-change", f"{r['no_change']['seconds']} s vs full {i['full_rebuild_s']} s",
+         r["no_change"]["ratio"], "<= 0.02"),
+        ("one-change", f"{r['one_change']['seconds']} s vs full {i['full_rebuild_s']} s",
+         r["one_change"]["ratio"], "<= 0.02"),
+    ]
+    if "memory_rebuild" in r:
+        m = r["memory_rebuild"]
+        rows.append(("memory (rebuild)", (f"{m['articles']} articles, {m['chunks']} chunks, "
+                     f"{m['seconds']} s; peak RSS 1st half {m['peak_rss_first_half_mb']} MB, "
+                     f"2nd half {m['peak_rss_second_half_mb']} MB"), f"{m['peak_rss_mb']} MB",
+                     m["target"]))
+    print(f"{'benchmark':<18} {'figure':>10}  {'target':<10} detail")
+    for name, detail, figure, target in rows:
+        print(f"{name:<18} {figure!s:>10}  {target:<10} {detail}")
+
+
+if __name__ == "__main__":
+    main()
