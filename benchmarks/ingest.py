@@ -24,7 +24,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from corpus_gen import edit_one, write_corpus
+from corpus_gen import edit_one, write_corpus  # noqa: E402
 
 
 def _rebuild_process(corpus: Path, index: Path) -> tuple[dict, list[tuple[float, float]]]:

@@ -138,5 +138,103 @@ def stats(index_dir: Path | None, as_json: bool) -> None:
     _run(go)
 
 
+def _print_answer(answer: Any) -> None:
+    click.echo(answer.text)
+    if answer.refused:
+        if answer.passages:
+            click.echo("\nClosest passages:")
+            for p in answer.passages[:3]:
+                where = p.url or p.source_path
+                click.echo(f"  - {p.title} ({p.date or 'no date'}; {where}), score {p.score:.2f}")
+        return
+    click.echo("\nSources:")
+    for c in answer.citations:
+        where = c.url or c.source_path
+        click.echo(f"  [{c.number}] {c.title} ({c.date or 'no date'}; {where})")
+        click.echo(f"      \u201c{c.quote}\u201d  (chars {c.start}-{c.end})")
+
+
+@main.command()
+@click.argument("question")
+@corpus_opt
+@index_opt
+@click.option("--top-k", type=click.IntRange(1, 50), help="Passages given to the model [5].")
+@click.option("--source", "sources", multiple=True, help="Only articles from this source.")
+@click.option("--since", help="Only articles dated on or after YYYY-MM-DD.")
+@click.option("--until", help="Only articles dated on or before YYYY-MM-DD.")
+@json_opt
+def ask(question: str, corpus_dir: Path | None, index_dir: Path | None, top_k: int | None,
+        sources: tuple[str, ...], since: str | None, until: str | None, as_json: bool) -> None:
+    """Answer a question from the indexed articles, with cited sources."""
+
+    def go() -> None:
+        from qa.engine import Engine
+        from qa.retrieve import Filters
+
+        settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir)
+        filters = Filters.make(sources=sources, since=since, until=until)
+        engine = Engine(settings)
+        if as_json:
+            answer = engine.ask(question, top_k=top_k, filters=filters)
+            keys = ("number", "article_id", "title", "url", "date", "source_path", "quote",
+                    "start", "end", "score")
+            click.echo(json.dumps({
+                "answer": answer.text,
+                "refused": answer.refused,
+                "citations": [{k: getattr(c, k) for k in keys} for c in answer.citations],
+                "seconds": round(answer.seconds, 3),
+            }, ensure_ascii=False))
+            return
+        answer = None
+        streaming = sys.stdout.isatty()
+        for event in engine.stream(question, top_k=top_k, filters=filters):
+            if isinstance(event, str):
+                if streaming:
+                    click.echo(event, nl=False)
+            else:
+                answer = event
+        if streaming:
+            click.echo("\n")  # the verified answer follows the raw stream
+        _print_answer(answer)
+
+    _run(go)
+
+
+@main.command(name="eval")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--top-k", type=click.IntRange(1, 50), help="Passages per question [5].")
+@json_opt
+@click.option("--show", default=8, show_default=True, help="Worst failures to list.")
+def eval_cmd(directory: Path, top_k: int | None, as_json: bool, show: int) -> None:
+    """Score answers on a QA set (articles.jsonl + questions.jsonl) in a temporary index."""
+
+    def go() -> None:
+        from qa.eval import run_eval
+
+        settings = _settings()
+
+        def progress(i: int, n: int) -> None:
+            if sys.stderr.isatty():
+                click.echo(f"\r{i}/{n} questions", nl=False, err=True)
+
+        report = run_eval(directory, settings, top_k=top_k, progress=progress)
+        if as_json:
+            click.echo(json.dumps(report, ensure_ascii=False))
+            return
+        keys = ("n", "recall_at_k", "answer_accuracy", "answer_f1", "citation_precision",
+                "refusal_rate_unanswerable", "false_refusal_rate", "latency_p50", "latency_p95")
+        click.echo("")
+        for k in keys:
+            click.echo(f"{k:<27} {report[k]}")
+        bad = [q for q in report["questions"]
+               if (q["answerable"] and not q["correct"]) or (not q["answerable"] and not q["refused"])]
+        if bad:
+            click.echo(f"\nFailures ({len(bad)}; first {min(show, len(bad))}):")
+        for q in bad[:show]:
+            click.echo(f"- {q['question']}\n    gold: {q['answers'][:2]}  got: {q['answer'][:160]!r}")
+
+    _run(go)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main(prog_name=os.path.basename(sys.argv[0]))

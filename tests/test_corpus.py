@@ -80,7 +80,7 @@ def test_json_and_jsonl_records(tmp_path: Path) -> None:
     assert arts["list.json#1"].title == "Beta text without id."
     assert arts["a.jsonl#r1"].source == "Reuters"
     assert arts["a.jsonl#r2"].title == "42"
-    assert any("a.jsonl:2" == p and "malformed JSON" in r for p, r in skipped.items())
+    assert any(p == "a.jsonl:2" and "malformed JSON" in r for p, r in skipped.items())
     assert any("a.jsonl" in p and "not a JSON object" in r for p, r in skipped.items())
     assert any("list.json" in p and '"text"' in r for p, r in skipped.items())
 

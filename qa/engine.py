@@ -1,0 +1,184 @@
+"""Engine: the Python API the CLI, UI and benchmarks share (retrieve -> prompt -> LLM -> verify)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from qa.answer import (
+    REFUSAL_TEXT,
+    build_condense_messages,
+    build_messages,
+    refused_answer,
+    verify,
+)
+from qa.config import Settings
+from qa.embed import Embedder
+from qa.errors import IndexMissingError, QuestionError
+from qa.llm import LLM, complete, make_llm
+from qa.records import Answer, Article, Passage, RebuildSummary
+from qa.retrieve import Filters, Retriever
+from qa.store import Store, live
+
+log = logging.getLogger(__name__)
+
+History = list[tuple[str, str]]  # (question, answer text) pairs, oldest first
+
+
+class Engine:
+    """Answers questions over the index with verified citations.
+
+    Heavy parts (embedding model, LLM, Chroma) load on first use. Pass `llm=` to plug in another
+    backend (e.g. `ScriptedLLM` in tests) instead of the one the settings choose.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        llm: LLM | None = None,
+        embedder: Embedder | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self._llm = llm
+        self._embedder = embedder
+        self._store: Store | None = None
+        self._retriever: Retriever | None = None
+        self._init_lock = threading.Lock()
+
+    # --- components, loaded lazily -------------------------------------------------------------
+
+    @property
+    def embedder(self) -> Embedder:
+        with self._init_lock:
+            if self._embedder is None:
+                self._embedder = Embedder(self.settings.embed_model, self.settings.embed_batch_size)
+            return self._embedder
+
+    @property
+    def llm(self) -> LLM:
+        with self._init_lock:
+            if self._llm is None:
+                self._llm = make_llm(self.settings)
+            return self._llm
+
+    @property
+    def store(self) -> Store:
+        with self._init_lock:
+            if self._store is None:
+                self._store = Store(self.settings)
+            return self._store
+
+    @property
+    def retriever(self) -> Retriever:
+        if self._retriever is None:
+            self._retriever = Retriever(self.settings, self.store, self.embedder)
+        return self._retriever
+
+    # --- the API -------------------------------------------------------------------------------
+
+    def retrieve(self, question: str, top_k: int | None = None,
+                 filters: Filters | dict[str, Any] | None = None) -> list[Passage]:
+        return self.retriever.retrieve(self._check(question), top_k, _filters(filters))
+
+    def ask(self, question: str, top_k: int | None = None,
+            filters: Filters | dict[str, Any] | None = None) -> Answer:
+        answer = None
+        for event in self.stream(question, top_k=top_k, filters=filters):
+            if isinstance(event, Answer):
+                answer = event
+        assert answer is not None
+        return answer
+
+    def stream(self, question: str, top_k: int | None = None,
+               filters: Filters | dict[str, Any] | None = None) -> Iterator[str | Answer]:
+        """Yield text deltas as the model writes, then the verified Answer (always last).
+
+        The final Answer's text may differ from the streamed deltas: verification drops
+        unsupported sentences and renumbers citations.
+        """
+        t0 = time.perf_counter()
+        question = self._check(question)
+        passages = self.retriever.retrieve(question, top_k, _filters(filters))
+        if not passages:
+            yield refused_answer(question, [], time.perf_counter() - t0)
+            return
+        reply = []
+        for delta in self.llm.stream(build_messages(question, passages),
+                                     self.settings.llm_max_tokens):
+            reply.append(delta)
+            yield delta
+        text = "".join(reply)
+        v = verify(question, text, passages)
+        log.info("question=%r reply=%r refused=%s", question, text, v.refused)
+        seconds = time.perf_counter() - t0
+        if v.refused:
+            yield refused_answer(question, passages, seconds, v.unsupported)
+            return
+        yield Answer(question=question, text=v.text, refused=False, citations=v.citations,
+                     passages=passages, unsupported=v.unsupported, seconds=seconds)
+
+    def condense(self, question: str, history: History | None) -> str:
+        """A follow-up rewritten as a standalone question (unchanged without history)."""
+        question = self._check(question)
+        usable = [(q, a) for q, a in (history or []) if a and a != REFUSAL_TEXT]
+        if not usable:
+            return question
+        rewritten = complete(self.llm, build_condense_messages(question, usable), 64)
+        rewritten = rewritten.strip().strip('"').splitlines()[0].strip() if rewritten else ""
+        return rewritten if len(rewritten) > 3 else question
+
+    def chat(self, question: str, history: History | None = None, top_k: int | None = None,
+             filters: Filters | dict[str, Any] | None = None) -> Answer:
+        standalone = self.condense(question, history)
+        return self.ask(standalone, top_k=top_k, filters=filters)
+
+    def article(self, article_id: str) -> Article:
+        """The article text every citation's offsets point into."""
+        gen = self.store.require_state().generation
+        got = self.store.collection("articles").get(
+            where={"$and": [{"article_id": article_id}, *live(gen)["$and"]]},
+            include=["metadatas", "documents"],
+        )
+        if not got["ids"]:
+            raise IndexMissingError(f"No article {article_id!r} in the index — run `qa rebuild` "
+                                    "if it was added recently.")
+        m, text = got["metadatas"][0], got["documents"][0]
+        return Article(id=article_id, title=m.get("title", ""), text=text or "",
+                       url=m.get("url", ""), date=m.get("date", ""), source=m.get("source", ""),
+                       author=m.get("author", ""), source_path=m.get("source_path", ""),
+                       content_hash=m.get("content_hash", ""))
+
+    def rebuild(self, full: bool = False, progress: Any = None) -> RebuildSummary:
+        from qa.index import rebuild
+
+        return rebuild(self.settings, full=full, progress=progress, embedder=self.embedder)
+
+    def as_query_engine(self) -> Any:
+        from qa.llama import QAQueryEngine
+
+        return QAQueryEngine(engine=self)
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _check(self, question: str) -> str:
+        if not isinstance(question, str):
+            raise QuestionError("The question must be text.")
+        q = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in question)
+        q = " ".join(q.split())
+        if not q:
+            raise QuestionError("The question is empty — type a question about the articles.")
+        if len(q) > self.settings.max_question_chars:
+            raise QuestionError(
+                f"The question is {len(q):,} characters long; the limit is "
+                f"{self.settings.max_question_chars:,} (max_question_chars). Shorten it."
+            )
+        return q
+
+
+def _filters(filters: Filters | dict[str, Any] | None) -> Filters | None:
+    if filters is None or isinstance(filters, Filters):
+        return filters
+    return Filters.make(**filters)

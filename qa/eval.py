@@ -1,0 +1,164 @@
+"""`qa eval`: answer a QA set over its own temporary index and score retrieval, answers, refusals."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import string
+import tempfile
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from qa.answer import strip_markers
+from qa.config import Settings
+from qa.embed import Embedder
+from qa.errors import CorpusError, QAError
+from qa.llm import LLM
+
+ARTICLES = "articles.jsonl"
+QUESTIONS = "questions.jsonl"
+
+
+def normalize(text: str) -> str:
+    """SQuAD's answer normalization: lower case, no punctuation, no articles, single spaces."""
+    text = text.lower()
+    text = "".join(ch for ch in text if ch not in set(string.punctuation))
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def token_f1(prediction: str, gold: str) -> float:
+    p, g = normalize(prediction).split(), normalize(gold).split()
+    common = Counter(p) & Counter(g)
+    same = sum(common.values())
+    if not p or not g or same == 0:
+        return 0.0
+    precision, recall = same / len(p), same / len(g)
+    return 2 * precision * recall / (precision + recall)
+
+
+def is_correct(prediction: str, golds: list[str]) -> bool:
+    norm = normalize(prediction)
+    return any(
+        (normalize(g) and re.search(rf"\b{re.escape(normalize(g))}\b", norm))
+        or token_f1(prediction, g) >= 0.5
+        for g in golds
+    )
+
+
+def load_questions(directory: Path) -> list[dict[str, Any]]:
+    path = directory / QUESTIONS
+    if not (directory / ARTICLES).is_file() or not path.is_file():
+        raise CorpusError(f"{directory} must hold {ARTICLES} and {QUESTIONS} "
+                          "(see ../shared/eval/dev/README.md for the format).")
+    rows = []
+    for n, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            q = json.loads(line)
+            rows.append({"id": q.get("id", str(n)), "question": q["question"],
+                         "answers": list(q.get("answers") or []),
+                         "gold_articles": list(q.get("gold_articles") or []),
+                         "answerable": bool(q.get("answerable", bool(q.get("answers")))),
+                         "source": q.get("source", "")})
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CorpusError(f"{path}:{n} is not a valid question record ({exc}).") from exc
+    return rows
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    s = sorted(values)
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
+
+
+def run_eval(
+    directory: Path,
+    settings: Settings,
+    top_k: int | None = None,
+    llm: LLM | None = None,
+    embedder: Embedder | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Index DIR/articles.jsonl into a temporary index (never the user's) and ask every question."""
+    from qa.engine import Engine
+
+    directory = Path(directory)
+    questions = load_questions(directory)
+    k = top_k or settings.top_k
+    with tempfile.TemporaryDirectory(prefix="qa-eval-") as tmp:
+        corpus = Path(tmp) / "corpus"
+        corpus.mkdir()
+        shutil.copy(directory / ARTICLES, corpus / ARTICLES)
+        eval_settings = settings.model_copy(update={
+            "corpus_dir": corpus, "index_dir": Path(tmp) / "index", "chroma_url": None,
+            "collection": "qa_eval", "model_cache_dir": settings.models_dir, "top_k": k,
+        })
+        engine = Engine(eval_settings, llm=llm, embedder=embedder)
+        engine.rebuild()
+        records = []
+        for i, q in enumerate(questions):
+            records.append(_ask_one(engine, q, k))
+            if progress:
+                progress(i + 1, len(questions))
+    return summarize(records)
+
+
+def _record_id(article_id: str) -> str:
+    return article_id.split("#", 1)[1] if "#" in article_id else article_id
+
+
+def _ask_one(engine: Any, q: dict[str, Any], k: int) -> dict[str, Any]:
+    try:
+        a = engine.ask(q["question"], top_k=k)
+    except QAError as exc:
+        return {**q, "error": str(exc), "refused": True, "answer": "", "retrieved": [],
+                "cited": [], "seconds": 0.0, "recall_hit": False, "correct": False, "f1": 0.0}
+    retrieved = [_record_id(p.article_id) for p in a.passages]
+    cited = [_record_id(c.article_id) for c in a.citations]
+    text = strip_markers(a.text)
+    gold = set(q["gold_articles"])
+    return {
+        **q,
+        "answer": a.text,
+        "refused": a.refused,
+        "retrieved": retrieved,
+        "cited": cited,
+        "top_score": a.passages[0].score if a.passages else 0.0,
+        "seconds": round(a.seconds, 3),
+        "recall_hit": bool(gold & set(retrieved[:k])),
+        "correct": (not a.refused) and is_correct(text, q["answers"]),
+        "f1": 0.0 if a.refused else max((token_f1(text, g) for g in q["answers"]), default=0.0),
+    }
+
+
+def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
+    ans = [r for r in records if r["answerable"]]
+    una = [r for r in records if not r["answerable"]]
+    answered = [r for r in ans if not r["refused"]]
+    cites = [c in set(r["gold_articles"]) for r in answered for c in r["cited"]]
+    latencies = [r["seconds"] for r in records if not r.get("error")]
+
+    def rate(hits: int, total: int) -> float:
+        return round(hits / total, 4) if total else 0.0
+
+    return {
+        "n": len(records),
+        "answerable": len(ans),
+        "unanswerable": len(una),
+        "recall_at_k": rate(sum(r["recall_hit"] for r in ans), len(ans)),
+        "answer_accuracy": rate(sum(r["correct"] for r in ans), len(ans)),
+        "answer_f1": round(sum(r["f1"] for r in ans) / len(ans), 4) if ans else 0.0,
+        "citation_precision": rate(sum(cites), len(cites)),
+        "refusal_rate_unanswerable": rate(sum(r["refused"] for r in una), len(una)),
+        "false_refusal_rate": rate(sum(r["refused"] for r in ans), len(ans)),
+        "latency_p50": round(_pct(latencies, 0.5), 3),
+        "latency_p95": round(_pct(latencies, 0.95), 3),
+        "errors": sum(1 for r in records if r.get("error")),
+        "questions": records,
+    }

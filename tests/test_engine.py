@@ -1,0 +1,112 @@
+"""The Engine over a real index (real Chroma + embeddings) with a scripted LLM: fast and exact."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from qa import rebuild
+from qa.engine import Engine
+from qa.errors import IndexMissingError, LLMError, QuestionError
+from qa.llm import ScriptedLLM
+from qa.records import Answer
+
+from .conftest import SEED_QUESTION
+
+
+@pytest.fixture
+def engine_factory(settings, embedder):
+    rebuild(settings, embedder=embedder)
+
+    def make(replies):
+        return Engine(settings, llm=ScriptedLLM(replies), embedder=embedder)
+
+    return make
+
+
+def test_ask_returns_verified_citations(engine_factory) -> None:
+    engine = engine_factory(["Russia invited Syrian opposition representatives to Moscow [1]."])
+    a = engine.ask(SEED_QUESTION)
+    assert not a.refused and a.text.endswith("[1]")
+    c = a.citations[0]
+    assert c.number == 1 and c.article_id == "russia-pushes-for-peace-talks.txt"
+    assert "invite opposition representatives" in c.quote
+    assert engine.article(c.article_id).text[c.start:c.end] == c.quote
+    json.dumps(a.to_dict())  # records are JSON-serializable
+    prompt = engine.llm.calls[0][1]["content"]
+    assert "invite opposition representatives" in prompt and SEED_QUESTION in prompt
+
+
+def test_stream_yields_deltas_then_answer(engine_factory) -> None:
+    engine = engine_factory(["Russia invited opposition representatives [1]."])
+    events = list(engine.stream(SEED_QUESTION))
+    assert all(isinstance(e, str) for e in events[:-1]) and len(events) > 2
+    assert isinstance(events[-1], Answer)
+    assert "".join(events[:-1]) == "Russia invited opposition representatives [1]."
+
+
+def test_general_knowledge_answer_is_refused_with_nearest_passages(engine_factory) -> None:
+    a = engine_factory(["The capital of France is Paris [1]."]).ask("What is the capital of France?")
+    assert a.refused and a.citations == [] and a.text.startswith("The articles don't say")
+    assert a.passages  # still offered as the closest passages
+
+
+def test_chat_condenses_follow_up(engine_factory) -> None:
+    engine = engine_factory([
+        "When will Sergei Lavrov meet the U.N. Syria envoy?",
+        "Lavrov will meet U.N. Syria envoy Staffan de Mistura in Moscow on Wednesday [1].",
+    ])
+    history = [("Who is the Russian foreign minister?", "Sergei Lavrov [1].")]
+    a = engine.chat("When will he meet the UN envoy?", history=history)
+    assert "Lavrov" in engine.llm.calls[1][1]["content"]  # retrieval used the rewrite
+    assert not a.refused and "Wednesday" in a.text
+    assert "de Mistura" in a.citations[0].quote
+
+
+@pytest.mark.parametrize("question,match", [
+    ("", "empty"), ("   \n\t ", "empty"), ("x" * 100_000, "limit"), ("\x00\x01", "empty"),
+])
+def test_bad_questions(engine_factory, question, match) -> None:
+    with pytest.raises(QuestionError, match=match):
+        engine_factory([]).ask(question)
+
+
+def test_control_characters_and_other_languages(engine_factory) -> None:
+    engine = engine_factory(["NOT FOUND", "NOT FOUND"])
+    assert engine.ask("Wer wurde\x07 nach Moskau eingeladen?").refused
+    assert engine.ask("谁被邀请到莫斯科？").refused
+
+
+def test_missing_index(tmp_path, embedder) -> None:
+    from qa import Settings
+
+    engine = Engine(Settings(index_dir=tmp_path / "none"), llm=ScriptedLLM([]), embedder=embedder)
+    with pytest.raises(IndexMissingError, match="qa rebuild"):
+        engine.ask(SEED_QUESTION)
+
+
+def test_llm_failure_is_clear_and_next_question_works(engine_factory) -> None:
+    def flaky(messages, state={"n": 0}):  # noqa: B006 - call counter
+        state["n"] += 1
+        if state["n"] == 1:
+            raise LLMError("The LLM server at http://127.0.0.1:9 failed")
+        return "Russia invited opposition representatives [1]."
+
+    engine = engine_factory(flaky)
+    with pytest.raises(LLMError):
+        engine.ask(SEED_QUESTION)
+    assert not engine.ask(SEED_QUESTION).refused
+
+
+def test_filters_reach_retrieval(engine_factory) -> None:
+    engine = engine_factory(["Russia invited opposition representatives [1]."])
+    a = engine.ask(SEED_QUESTION, filters={"sources": ["Nowhere Gazette"]})
+    assert a.refused and a.passages == []
+
+
+def test_as_query_engine(engine_factory) -> None:
+    qe = engine_factory(["Russia invited opposition representatives [1]."]).as_query_engine()
+    resp = qe.query(SEED_QUESTION)
+    assert "opposition" in str(resp)
+    assert resp.source_nodes[0].node.metadata["article_id"] == "russia-pushes-for-peace-talks.txt"
