@@ -205,7 +205,10 @@ def ask(question: str, corpus_dir: Path | None, index_dir: Path | None, top_k: i
 @click.option("--top-k", type=click.IntRange(1, 50), help="Passages per question [5].")
 @json_opt
 @click.option("--show", default=8, show_default=True, help="Worst failures to list.")
-def eval_cmd(directory: Path, top_k: int | None, as_json: bool, show: int) -> None:
+@click.option("--questions", "questions_file", type=click.Path(exists=True, dir_okay=False,
+              path_type=Path), help="Ask these questions instead of DIR/questions.jsonl.")
+def eval_cmd(directory: Path, top_k: int | None, as_json: bool, show: int,
+             questions_file: Path | None) -> None:
     """Score answers on a QA set (articles.jsonl + questions.jsonl) in a temporary index."""
 
     def go() -> None:
@@ -217,7 +220,8 @@ def eval_cmd(directory: Path, top_k: int | None, as_json: bool, show: int) -> No
             if sys.stderr.isatty():
                 click.echo(f"\r{i}/{n} questions", nl=False, err=True)
 
-        report = run_eval(directory, settings, top_k=top_k, progress=progress)
+        report = run_eval(directory, settings, top_k=top_k, progress=progress,
+                          questions_file=questions_file)
         if as_json:
             click.echo(json.dumps(report, ensure_ascii=False))
             return

@@ -86,6 +86,24 @@ class Settings(BaseSettings):
     openai_model: str | None = Field(None, description="Model name on the OpenAI-compatible server.")
     openai_api_key: str = Field("not-needed", description="API key for the server, if it wants one.")
     openai_timeout: float = Field(120.0, gt=0, description="Seconds to wait for the server.")
+    # Refusal, calibrated on ../shared/eval/dev (see README "Answer quality"). An answer is
+    # given only when its sentences are found in the cited passages AND those passages are
+    # about the question: they cover >= strong_evidence of the question's words (idf-weighted),
+    # or >= min_evidence while also being semantically close (cosine >= min_similarity).
+    strong_evidence: float = Field(
+        0.45, ge=0.0, le=1.0,
+        description="Question coverage (idf-weighted) of the cited passages that alone "
+        "suffices to answer.",
+    )
+    min_evidence: float = Field(
+        0.15, ge=0.0, le=1.0,
+        description="Below this question coverage of the cited passages, always refuse.",
+    )
+    min_similarity: float = Field(
+        0.45, ge=-1.0, le=1.0,
+        description="Cosine similarity a cited passage needs when its question coverage is "
+        "between min_evidence and strong_evidence.",
+    )
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
 
     @field_validator("chunk_overlap")

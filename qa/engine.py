@@ -111,14 +111,18 @@ class Engine:
             reply.append(delta)
             yield delta
         text = "".join(reply)
-        v = verify(question, text, passages)
-        log.info("question=%r reply=%r refused=%s", question, text, v.refused)
+        sparse = self.retriever.sparse()
+        v = verify(question, text, passages, idf=sparse.idf if sparse else None)
+        weak = not v.refused and not self._enough_evidence(v.evidence, v.citations)
+        log.info("question=%r reply=%r refused=%s evidence=%.2f", question, text, v.refused,
+                 v.evidence)
         seconds = time.perf_counter() - t0
-        if v.refused:
-            yield refused_answer(question, passages, seconds, v.unsupported)
+        if v.refused or weak:
+            yield refused_answer(question, passages, seconds, v.unsupported, v.evidence)
             return
         yield Answer(question=question, text=v.text, refused=False, citations=v.citations,
-                     passages=passages, unsupported=v.unsupported, seconds=seconds)
+                     passages=passages, unsupported=v.unsupported, evidence=round(v.evidence, 4),
+                     seconds=seconds)
 
     def condense(self, question: str, history: History | None) -> str:
         """A follow-up rewritten as a standalone question (unchanged without history)."""
@@ -162,6 +166,14 @@ class Engine:
         return QAQueryEngine(engine=self)
 
     # --- helpers -------------------------------------------------------------------------------
+
+    def _enough_evidence(self, evidence: float, citations: list[Any]) -> bool:
+        """Are the cited passages about the question (not merely containing the answer's words)?"""
+        s = self.settings
+        if evidence >= s.strong_evidence:
+            return True
+        closest = max((c.score for c in citations), default=-1.0)
+        return evidence >= s.min_evidence and closest >= s.min_similarity
 
     def _check(self, question: str) -> str:
         if not isinstance(question, str):

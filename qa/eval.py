@@ -49,8 +49,8 @@ def is_correct(prediction: str, golds: list[str]) -> bool:
     )
 
 
-def load_questions(directory: Path) -> list[dict[str, Any]]:
-    path = directory / QUESTIONS
+def load_questions(directory: Path, path: Path | None = None) -> list[dict[str, Any]]:
+    path = path or directory / QUESTIONS
     if not (directory / ARTICLES).is_file() or not path.is_file():
         raise CorpusError(f"{directory} must hold {ARTICLES} and {QUESTIONS} "
                           "(see ../shared/eval/dev/README.md for the format).")
@@ -84,12 +84,15 @@ def run_eval(
     llm: LLM | None = None,
     embedder: Embedder | None = None,
     progress: Callable[[int, int], None] | None = None,
+    questions_file: Path | None = None,
+    select: Callable[[dict[str, Any]], bool] | None = None,
 ) -> dict[str, Any]:
-    """Index DIR/articles.jsonl into a temporary index (never the user's) and ask every question."""
+    """Index DIR/articles.jsonl into a temporary index (never the user's) and ask every question
+    (of DIR/questions.jsonl, or `questions_file`; only those `select` keeps)."""
     from qa.engine import Engine
 
     directory = Path(directory)
-    questions = load_questions(directory)
+    questions = [q for q in load_questions(directory, questions_file) if not select or select(q)]
     k = top_k or settings.top_k
     with tempfile.TemporaryDirectory(prefix="qa-eval-") as tmp:
         corpus = Path(tmp) / "corpus"

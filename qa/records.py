@@ -87,6 +87,7 @@ class Answer(_Record):
     citations: list[Citation] = field(default_factory=list)
     passages: list[Passage] = field(default_factory=list)  # what retrieval gave, nearest first
     unsupported: list[str] = field(default_factory=list)  # sentences no passage supports
+    evidence: float = 0.0  # share of the question the cited passages cover (idf-weighted)
     seconds: float = 0.0
 
 

@@ -90,6 +90,10 @@ class Retriever:
                 self._sparse = SparseIndex.load(self.settings, self.store, gen)
             return self._sparse
 
+    def sparse(self) -> Any:
+        """The BM25 index of the generation last retrieved from (None before any retrieval)."""
+        return self._sparse
+
     def retrieve(
         self, query: str, top_k: int | None = None, filters: Filters | None = None
     ) -> list[Passage]:

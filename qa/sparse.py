@@ -17,6 +17,7 @@ from typing import Any
 
 from qa.config import Settings
 from qa.store import Store, live
+from qa.text import content_tokens
 
 _FIELDS = ("article_id", "date_int", "source")
 
@@ -31,12 +32,10 @@ def _cache_dir(settings: Settings, gen: int) -> Path:
     return settings.index_dir / "sparse" / f"{settings.collection}-g{gen}"
 
 
-def _tokenize(texts: list[str]) -> Any:
-    import bm25s
-
-    _quiet()
-
-    return bm25s.tokenize(texts, stopwords="en", show_progress=False)
+def _tokenize(texts: list[str]) -> list[list[str]]:
+    # The same stemmed content tokens that answer verification uses, so that document
+    # frequencies from this index can weight the evidence check.
+    return [content_tokens(t) for t in texts]
 
 
 @dataclass
@@ -45,6 +44,14 @@ class SparseIndex:
     ids: list[str]
     meta: dict[str, list[Any]]  # per chunk, for filtering without a round trip to Chroma
     bm25: Any
+    df: dict[str, int]  # chunks containing each token
+
+    def idf(self, token: str) -> float:
+        """Inverse document frequency; a token the corpus never has weighs the most."""
+        import math
+
+        n = max(1, len(self.ids))
+        return math.log((n + 1) / (self.df.get(token, 0) + 0.5))
 
     @classmethod
     def build(cls, settings: Settings, store: Store, gen: int) -> SparseIndex:
@@ -60,10 +67,16 @@ class SparseIndex:
             texts.append(doc or "")
             for f in _FIELDS:
                 meta[f].append(m.get(f))
+        _quiet()
         bm25 = bm25s.BM25()
+        tokens = _tokenize(texts)
+        df: dict[str, int] = {}
+        for toks in tokens:
+            for t in set(toks):
+                df[t] = df.get(t, 0) + 1
         if texts:
-            bm25.index(_tokenize(texts), show_progress=False)
-        index = cls(gen, ids, meta, bm25)
+            bm25.index(tokens, show_progress=False)
+        index = cls(gen, ids, meta, bm25, df)
         index._save(settings)
         return index
 
@@ -74,7 +87,9 @@ class SparseIndex:
         try:
             if self.ids:
                 self.bm25.save(str(tmp / "bm25"))
-            (tmp / "ids.json").write_text(json.dumps({"ids": self.ids, "meta": self.meta}))
+            (tmp / "ids.json").write_text(
+                json.dumps({"ids": self.ids, "meta": self.meta, "df": self.df})
+            )
             if target.exists():
                 shutil.rmtree(target)
             os.replace(tmp, target)
@@ -94,9 +109,10 @@ class SparseIndex:
         d = _cache_dir(settings, gen)
         try:
             data = json.loads((d / "ids.json").read_text())
-            ids, meta = data["ids"], data["meta"]
+            ids, meta, df = data["ids"], data["meta"], data["df"]
+            _quiet()
             bm25 = bm25s.BM25.load(str(d / "bm25"), mmap=False) if ids else bm25s.BM25()
-            return cls(gen, ids, meta, bm25)
+            return cls(gen, ids, meta, bm25, df)
         except (OSError, ValueError, KeyError):
             return cls.build(settings, store, gen)
 
@@ -106,10 +122,8 @@ class SparseIndex:
             return []
         import numpy as np
 
-        tokens = _tokenize([query])
         vocab = self.bm25.vocab_dict
-        inv = {v: k for k, v in tokens.vocab.items()}
-        words = [inv[t] for t in tokens.ids[0] if inv.get(t) in vocab]
+        words = [t for t in content_tokens(query) if t in vocab]
         if not words:
             return []
         scores = self.bm25.get_scores(words)
