@@ -189,8 +189,8 @@ def ask(question: str, corpus_dir: Path | None, index_dir: Path | None, top_k: i
         streaming = sys.stdout.isatty()
         for event in engine.stream(question, top_k=top_k, filters=filters):
             if isinstance(event, str):
-                if streaming:
-                    click.echo(event, nl=False)
+                if streaming:  # the model's raw words, dimmed; the verified answer follows
+                    click.secho(event, nl=False, dim=True)
             else:
                 answer = event
         if streaming:

