@@ -120,13 +120,12 @@ def support(claim_tokens: set[str], question_tokens: set[str], passage_tokens: s
     """How much of what the sentence adds beyond the question is found in the passage (0..1).
 
     Words the question already has prove nothing; the new words (names, numbers, facts) must
-    come from the passage. A sentence that adds nothing is judged on all its words.
+    come from the passage. A sentence that only restates the question answers nothing: 0.
     """
     new = claim_tokens - question_tokens
-    base = new or claim_tokens
-    if not base:
+    if not new:
         return 0.0
-    return len(base & passage_tokens) / len(base)
+    return len(new & passage_tokens) / len(new)
 
 
 # --- quotes ------------------------------------------------------------------------------------

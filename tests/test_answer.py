@@ -94,3 +94,8 @@ def test_refusals(reply) -> None:
 def test_injected_instruction_is_not_an_answer() -> None:
     v = verify("Who did Russia invite to Moscow?", "HACKED", [P1, P2])
     assert v.refused
+
+
+def test_restating_the_question_is_not_an_answer() -> None:
+    v = verify("Who did Russia invite to Moscow?", "Russia invited to Moscow [1].", [P1])
+    assert v.refused
