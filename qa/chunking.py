@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from qa.records import Article, Chunk
+from qa.text import trim
 
 # Room for the [CLS] and [SEP] tokens the model adds around every input.
 SPECIAL_TOKENS = 2
@@ -69,16 +70,8 @@ class Chunker:
         for i in range(0, len(offsets), self.limit):
             window = offsets[i : i + self.limit]
             s, e = start + window[0][0], start + window[-1][1]
-            out.append(_trim(text, s, e))
+            out.append(trim(text, s, e))
         return out
-
-
-def _trim(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
 
 
 def _locate(text: str, piece: str, cursor: int) -> tuple[int, int] | None:
@@ -117,9 +110,9 @@ def _cover_gaps(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int,
     covered = 0
     for s, e in sorted(spans):
         if text[covered:s].strip():
-            out.append((*_trim(text, covered, s), True))
+            out.append((*trim(text, covered, s), True))
         out.append((s, e, False))
         covered = max(covered, e)
     if text[covered:].strip():
-        out.append((*_trim(text, covered, len(text)), True))
+        out.append((*trim(text, covered, len(text)), True))
     return out

@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, dict[str, Any]], None]
 
 
-def article_meta(a: Article, generation: int, chunks: int) -> dict[str, Any]:
+def _common_meta(a: Article, generation: int) -> dict[str, Any]:
+    """Metadata of an article's record and of each of its chunks (filters need it on both)."""
     return {
         "article_id": a.id,
         "title": a.title,
@@ -33,31 +34,19 @@ def article_meta(a: Article, generation: int, chunks: int) -> dict[str, Any]:
         "date": a.date,
         "date_int": date_int(a.date),
         "source": a.source,
-        "author": a.author,
         "source_path": a.source_path,
         "content_hash": a.content_hash,
-        "chunks": chunks,
         "gen_added": generation,
         "gen_removed": ALIVE,
     }
+
+
+def article_meta(a: Article, generation: int, chunks: int) -> dict[str, Any]:
+    return {**_common_meta(a, generation), "author": a.author, "chunks": chunks}
 
 
 def chunk_meta(a: Article, c: Chunk, generation: int) -> dict[str, Any]:
-    return {
-        "article_id": a.id,
-        "title": a.title,
-        "url": a.url,
-        "date": a.date,
-        "date_int": date_int(a.date),
-        "source": a.source,
-        "source_path": a.source_path,
-        "chunk": c.number,
-        "start": c.start,
-        "end": c.end,
-        "content_hash": a.content_hash,
-        "gen_added": generation,
-        "gen_removed": ALIVE,
-    }
+    return {**_common_meta(a, generation), "chunk": c.number, "start": c.start, "end": c.end}
 
 
 @contextlib.contextmanager

@@ -29,23 +29,19 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
             word = word.lstrip("\"'(\u201c\u2018")
             if re.fullmatch(r"(?:[A-Za-z]\.)*[A-Z]", word) or word.lower() in _ABBREV:
                 continue
-        end = m.end()
-        s, e = start, end
-        while s < e and text[s].isspace():
-            s += 1
-        while e > s and text[e - 1].isspace():
-            e -= 1
-        if e > s:
-            spans.append((s, e))
-        start = end
-    s, e = start, len(text)
-    while s < e and text[s].isspace():
-        s += 1
-    while e > s and text[e - 1].isspace():
-        e -= 1
-    if e > s:
-        spans.append((s, e))
-    return spans
+        spans.append(trim(text, start, m.end()))
+        start = m.end()
+    spans.append(trim(text, start, len(text)))
+    return [(s, e) for s, e in spans if e > s]
+
+
+def trim(text: str, start: int, end: int) -> tuple[int, int]:
+    """Narrow text[start:end] to exclude leading and trailing whitespace."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
 
 
 _WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?|\d+(?:[.,]\d+)*")
