@@ -68,3 +68,18 @@ def test_errors_are_one_clean_line(tmp_path: Path) -> None:
     assert out.returncode == 2 and "chunk_size" in out.stderr and "Traceback" not in out.stderr
     out = qa("stats", "--index", str(tmp_path / "nothing"))
     assert out.returncode == 1 and "qa rebuild" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_ask_filters_and_bad_dates(tmp_path: Path, corpus_dir: Path) -> None:
+    ix = str(tmp_path / "ix")
+    assert qa("rebuild", "--corpus", str(corpus_dir), "--index", ix).returncode == 0
+    # No passage survives the filter: refused before any model is loaded.
+    out = qa("ask", "Who did Russia invite to Moscow?", "--index", ix, "--source", "Nowhere",
+             "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["refused"] and data["citations"] == []
+    out = qa("ask", "Who did Russia invite?", "--index", ix, "--since", "last tuesday")
+    assert out.returncode == 2 and "YYYY-MM-DD" in out.stderr and "Traceback" not in out.stderr
+    out = qa("ask", "   ", "--index", ix)
+    assert out.returncode == 1 and "empty" in out.stderr

@@ -87,3 +87,32 @@ def test_openai_server_down_is_a_clear_error() -> None:
                              openai_model="m", openai_timeout=5))
     with pytest.raises(LLMError, match=r"Cannot reach the LLM server at http://127\.0\.0\.1:9"):
         complete(llm, [{"role": "user", "content": "hi"}], 8)
+
+
+def test_openai_server_answering_garbage_is_a_clear_error() -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class Garbage(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            body = b"<html>this is not an OpenAI API</html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Garbage)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/v1"
+        llm = OpenAILLM(Settings(llm_backend="openai", openai_base_url=url, openai_model="m",
+                                 openai_timeout=5))
+        with pytest.raises(LLMError, match=r"LLM server at http://127\.0\.0\.1"):
+            complete(llm, [{"role": "user", "content": "hi"}], 8)
+    finally:
+        server.shutdown()
