@@ -55,10 +55,11 @@ json_opt = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
 class _Bars:
-    """tqdm progress bars for articles and chunks, only on a terminal."""
+    """tqdm progress bars on a terminal: files (with rate and ETA), articles, chunks embedded."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
+        self.files: Any = None
         self.articles: Any = None
         self.chunks: Any = None
 
@@ -68,8 +69,12 @@ class _Bars:
         from tqdm import tqdm
 
         if event == "start":
-            self.articles = tqdm(desc="articles", unit=" art", position=0, file=sys.stderr)
-            self.chunks = tqdm(desc="chunks  ", unit=" chunk", position=1, file=sys.stderr)
+            self.files = tqdm(desc="files   ", total=data["files"], unit=" file", position=0,
+                              file=sys.stderr)
+            self.articles = tqdm(desc="articles", unit=" art", position=1, file=sys.stderr)
+            self.chunks = tqdm(desc="embedded", unit=" chunk", position=2, file=sys.stderr)
+        elif event == "file" and self.files is not None:
+            self.files.update(1)
         elif event == "article" and self.articles is not None:
             self.articles.update(1)
         elif event == "embedded" and self.chunks is not None:
@@ -78,10 +83,10 @@ class _Bars:
             self.close()
 
     def close(self) -> None:
-        for bar in (self.articles, self.chunks):
+        for bar in (self.files, self.articles, self.chunks):
             if bar is not None:
                 bar.close()
-        self.articles = self.chunks = None
+        self.files = self.articles = self.chunks = None
 
 
 @main.command()

@@ -48,6 +48,19 @@ def read_corpus(root: Path, max_file_bytes: int = 10_000_000) -> Iterator[Item]:
         yield from read_file(path, rel, real_root, max_file_bytes)
 
 
+def count_files(root: Path) -> int:
+    """How many files a rebuild will visit (for a progress bar with an ETA)."""
+    root = Path(root)
+    return sum(1 for p in _walk(root, root.resolve()) if isinstance(p, Path))
+
+
+def file_of(item: Item) -> str:
+    """The corpus file an item came from (relative path)."""
+    if isinstance(item, Article):
+        return item.source_path
+    return re.split(r":\d+$| \(", item.path, maxsplit=1)[0]
+
+
 def _walk(root: Path, real_root: Path) -> Iterator[Path | Skipped]:
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         here = Path(dirpath)

@@ -14,7 +14,7 @@ from typing import Any
 
 from qa.chunking import Chunker
 from qa.config import Settings
-from qa.corpus import Warned, date_int, read_corpus
+from qa.corpus import Warned, count_files, date_int, file_of, read_corpus
 from qa.embed import Embedder
 from qa.errors import ConfigError, CorpusError, IndexBusyError, IndexError_
 from qa.records import Article, Chunk, RebuildSummary, Skipped
@@ -136,7 +136,7 @@ def _rebuild(
     existing: dict[str, str] = {}
     for _, meta, _ in store.iter_records("articles", live(gen), include=["metadatas"]):
         existing[meta["article_id"]] = meta["content_hash"]
-    emit("start", {"existing": len(existing)})
+    emit("start", {"existing": len(existing), "files": count_files(corpus)})
     log.info("stage=read generation=%d existing=%d", gen, len(existing))
 
     chunker: Chunker | None = None
@@ -164,8 +164,12 @@ def _rebuild(
         pending = writer.submit(_write_batch, store, items, vectors, new_gen, emit)
         summary.embedded += n
 
+    current_file = None
     try:
         for item in read_corpus(corpus, settings.max_file_bytes):
+            if file_of(item) != current_file:
+                current_file = file_of(item)
+                emit("file", {"path": current_file})
             if isinstance(item, Warned):
                 summary.warnings.append(Skipped(item.path, item.reason))
                 log.warning("%s: %s", item.path, item.reason)

@@ -149,3 +149,14 @@ def test_dev_articles_jsonl_reads_completely(tmp_path: Path) -> None:
     assert len([a for a in arts if a.startswith("articles.jsonl#")]) == n
     assert not {p: r for p, r in skipped.items() if p.startswith("articles.jsonl")}
     assert SEED.exists()
+
+
+def test_count_files_and_file_of(tmp_path: Path) -> None:
+    from qa.corpus import count_files, file_of
+
+    (tmp_path / "a.jsonl").write_text('{"text": "x"}\n{bad\n')
+    (tmp_path / "b.txt").write_text("B\n\nbody")
+    (tmp_path / ".hidden.txt").write_text("H\n\nbody")
+    assert count_files(tmp_path) == 2
+    items = list(read_corpus(tmp_path))
+    assert [file_of(i) for i in items] == ["a.jsonl", "a.jsonl", "b.txt"]

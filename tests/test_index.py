@@ -126,3 +126,14 @@ def test_index_copied_elsewhere_still_answers(settings, embedder, tmp_path) -> N
     shutil.rmtree(settings.index_dir / "sparse")  # derived data: rebuilt from Chroma on demand
     top = Retriever(settings, Store(settings), embedder).retrieve(SEED_QUESTION, top_k=1)
     assert "invite opposition representatives" in top[0].text
+
+
+def test_embed_model_setting(tmp_path, settings) -> None:
+    from qa.embed import Embedder, resolve_model_path
+    from qa.errors import ModelError
+
+    with pytest.raises(ModelError, match="QA_EMBED_MODEL"):
+        Embedder(str(tmp_path))
+    bundled = resolve_model_path(None)
+    e = Embedder(str(bundled))  # any local sentence-transformers folder
+    assert e.name.startswith(str(bundled)) and e.encode(["hello"]).shape == (1, 384)
