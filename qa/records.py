@@ -76,7 +76,6 @@ class Citation(_Record):
     start: int
     end: int
     score: float
-    supported: bool = True
 
 
 @dataclass(frozen=True)
