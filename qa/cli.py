@@ -103,7 +103,7 @@ def rebuild(corpus_dir: Path | None, index_dir: Path | None, full: bool, as_json
         settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir)
         bars = _Bars(enabled=sys.stderr.isatty() and not as_json)
         try:
-            summary = run_rebuild(settings, full=full, progress=bars)
+            summary = run_rebuild(settings, full=full, progress=bars if bars.enabled else None)
         finally:
             bars.close()
         if as_json:

@@ -92,11 +92,10 @@ def rebuild(
             f"Corpus folder {corpus} does not exist — create it and put articles in it, "
             "or point --corpus / QA_CORPUS_DIR at your articles."
         )
-    emit = progress or (lambda event, data: None)
     t0 = time.perf_counter()
     with writer_lock(settings):
         try:
-            return _rebuild(settings, corpus, full, emit, embedder, t0)
+            return _rebuild(settings, corpus, full, progress, embedder, t0)
         except OSError as exc:
             raise IndexError_(
                 f"Rebuild failed writing the index at {settings.index_dir}: "
@@ -109,10 +108,11 @@ def _rebuild(
     settings: Settings,
     corpus: Path,
     full: bool,
-    emit: Progress,
+    progress: Progress | None,
     embedder: Embedder | None,
     t0: float,
 ) -> RebuildSummary:
+    emit: Progress = progress or (lambda event, data: None)
     embedder = embedder or Embedder(settings.embed_model, settings.embed_batch_size)
     store = Store(settings)
     state = store.read_state()
@@ -136,7 +136,8 @@ def _rebuild(
     existing: dict[str, str] = {}
     for _, meta, _ in store.iter_records("articles", live(gen), include=["metadatas"]):
         existing[meta["article_id"]] = meta["content_hash"]
-    emit("start", {"existing": len(existing), "files": count_files(corpus)})
+    # Counting files is a second walk of the corpus: only worth it when someone shows progress.
+    emit("start", {"existing": len(existing), "files": count_files(corpus) if progress else 0})
     log.info("stage=read generation=%d existing=%d", gen, len(existing))
 
     chunker: Chunker | None = None
