@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install test test-fast index lint bench clean
+.PHONY: install browser run test test-fast index lint bench clean
 
 install: $(STAMP)
 
@@ -22,7 +22,19 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-test: install
+# Debian's Chromium for the real-browser tests (Playwright drives it; never `playwright install`).
+browser:
+	@test -x /usr/bin/chromium || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+# Build or update the index of corpus/ (incremental), then serve the UI on 127.0.0.1:7860.
+run: install
+	$(BIN)/qa rebuild
+	$(BIN)/qa serve
+
+test: install browser
 	$(BIN)/python -m pytest -q
 
 test-fast: install

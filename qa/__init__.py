@@ -1,7 +1,9 @@
 """qa: question answering over news articles, with verified citations.
 
-    from qa import Settings, rebuild
-    summary = rebuild(Settings(corpus_dir="corpus", index_dir="indexes"))
+    from qa import Engine, Settings, rebuild
+    settings = Settings(corpus_dir="corpus", index_dir="indexes")
+    summary = rebuild(settings)
+    answer = Engine(settings).ask("Who did Russia invite to Moscow?")
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ __all__ = [
     "Chunk",
     "Citation",
     "ConfigError",
+    "Engine",
     "CorpusError",
     "IndexBusyError",
     "IndexError_",
@@ -45,6 +48,15 @@ __all__ = [
     "rebuild",
     "stats",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Engine pulls in the retrieval stack; import it only when asked for.
+    if name == "Engine":
+        from qa.engine import Engine
+
+        return Engine
+    raise AttributeError(f"module 'qa' has no attribute {name!r}")
 
 
 def rebuild(settings: Settings | None = None, full: bool = False, **kwargs: Any) -> RebuildSummary:

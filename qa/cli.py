@@ -247,3 +247,41 @@ def eval_cmd(directory: Path, top_k: int | None, as_json: bool, show: int,
 
 if __name__ == "__main__":  # pragma: no cover
     main(prog_name=os.path.basename(sys.argv[0]))
+
+
+@main.command()
+@corpus_opt
+@index_opt
+@click.option("--host", help="Address to bind [QA_HOST, default 127.0.0.1: this machine only].")
+@click.option("--port", type=click.IntRange(0, 65535), help="Port [QA_PORT, default 7860].")
+@click.option("--auth-file", type=click.Path(path_type=Path),
+              help="File of user:password lines; the UI then asks for a login [QA_AUTH_FILE].")
+def serve(corpus_dir: Path | None, index_dir: Path | None, host: str | None, port: int | None,
+          auth_file: Path | None) -> None:
+    """Serve the web UI: chat with cited answers, browse and upload articles, rebuild."""
+
+    def go() -> None:
+        settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, host=host, port=port,
+                             auth_file=auth_file)
+        from qa.engine import Engine
+        from qa.ui import build_ui, launch, read_auth_file, warm_up
+
+        if settings.auth_file:
+            read_auth_file(settings.auth_file)  # a bad auth file fails before anything starts
+        engine = Engine(settings)
+        demo = build_ui(settings, engine)
+        try:
+            url = launch(demo, settings, block=False)
+        except OSError as exc:
+            from qa.errors import ConfigError
+
+            raise ConfigError(f"Cannot serve on {settings.host}:{settings.port} ({exc}); "
+                              "choose another --port.") from exc
+        warm_up(engine)
+        click.echo(f"qa is serving {url}  (Ctrl+C to stop)", err=True)
+        try:
+            demo.block_thread()
+        except KeyboardInterrupt:
+            demo.close()
+
+    _run(go)

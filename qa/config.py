@@ -105,6 +105,12 @@ class Settings(BaseSettings):
         "between min_evidence and strong_evidence.",
     )
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
+    # The web UI (`qa serve`, app.py).
+    host: str = Field("127.0.0.1", description="Address the UI binds to (loopback by default).")
+    port: int = Field(7860, ge=0, le=65535, description="Port of the UI.")
+    auth_file: Path | None = Field(
+        None, description="File of `user:password` lines; when set, the UI asks for a login."
+    )
 
     @field_validator("chunk_overlap")
     @classmethod

@@ -74,7 +74,10 @@ class Engine:
     @property
     def retriever(self) -> Retriever:
         if self._retriever is None:
-            self._retriever = Retriever(self.settings, self.store, self.embedder)
+            store, embedder = self.store, self.embedder
+            with self._init_lock:
+                if self._retriever is None:
+                    self._retriever = Retriever(self.settings, store, embedder)
         return self._retriever
 
     # --- the API -------------------------------------------------------------------------------
@@ -154,6 +157,31 @@ class Engine:
                        url=m.get("url", ""), date=m.get("date", ""), source=m.get("source", ""),
                        author=m.get("author", ""), source_path=m.get("source_path", ""),
                        content_hash=m.get("content_hash", ""))
+
+    def articles(self) -> list[dict[str, Any]]:
+        """The indexed articles' metadata (title, date, source, chunks, file), by date, newest
+        first."""
+        gen = self.store.require_state().generation
+        rows = [
+            {k: m.get(k, "") for k in ("article_id", "title", "date", "source", "url",
+                                       "source_path", "chunks")}
+            for _, m, _ in self.store.iter_records("articles", live(gen), ["metadatas"])
+        ]
+        rows.sort(key=lambda r: (r["date"] or "", r["title"]), reverse=True)
+        return rows
+
+    def describe(self) -> dict[str, Any]:
+        """What a status line shows: the model in use and the index size (None if no index)."""
+        s = self.settings
+        if s.llm_backend == "openai":
+            model = f"{s.openai_model or 'default model'} at {s.openai_base_url}"
+        else:
+            model = s.llm_model_path.name if s.llm_model_path else f"{s.llm_model} (llama.cpp)"
+        state = self.store.read_state()
+        if state is None or state.generation == 0:
+            return {"model": model, "articles": None, "chunks": None, "updated": None}
+        return {"model": model, "articles": state.articles, "chunks": state.chunks,
+                "updated": state.updated_at}
 
     def rebuild(self, full: bool = False, progress: Any = None) -> RebuildSummary:
         from qa.index import rebuild

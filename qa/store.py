@@ -14,6 +14,7 @@ Readers never see a half-built index, on disk or on a Chroma server, without ren
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -54,6 +55,9 @@ class State:
         )
 
 
+_CONNECT_LOCK = threading.Lock()
+
+
 def live(generation: int) -> dict[str, Any]:
     """Chroma `where` clause selecting the records of one generation."""
     return {"$and": [{"gen_added": {"$lte": generation}}, {"gen_removed": {"$gt": generation}}]}
@@ -87,8 +91,11 @@ class Store:
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            self._client = self._connect()
+        # Chroma's client cache is process-wide and not safe to fill from two threads at once
+        # (a served UI opens the index from several request threads).
+        with _CONNECT_LOCK:
+            if self._client is None:
+                self._client = self._connect()
         return self._client
 
     def _connect(self) -> Any:

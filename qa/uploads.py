@@ -1,0 +1,84 @@
+"""The corpus folder as the UI manages it: list files, save uploads safely, delete files."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa.corpus import SUFFIXES
+from qa.errors import CorpusError
+
+ALLOWED = (".txt", ".md", ".html", ".json", ".jsonl")
+
+
+@dataclass(frozen=True)
+class Saved:
+    name: str  # path relative to the corpus folder
+    replaced: bool
+
+
+def safe_name(name: str) -> str:
+    """A plain file name for an upload: no folders, no traversal, no hidden files.
+
+    Raises CorpusError for names that cannot be made safe or have a disallowed type.
+    """
+    base = re.split(r"[\\/]", name or "")[-1]  # drop any folder part, Windows or POSIX
+    base = re.sub(r"[^\w.\- ]+", "_", base).strip(" .")
+    suffix = Path(base).suffix.lower()
+    if suffix not in ALLOWED:
+        raise CorpusError(
+            f"{name!r}: unsupported file type {suffix or '(none)'}; upload "
+            f"{', '.join(ALLOWED)} files."
+        )
+    stem = base[: -len(suffix)].strip(" .")
+    if not stem:
+        raise CorpusError(f"{name!r}: the file name is empty once unsafe characters are removed.")
+    return stem[:120] + suffix
+
+
+def save_upload(corpus_dir: Path, name: str, source: Path, max_bytes: int) -> Saved:
+    """Copy an uploaded file into the corpus folder under a sanitized name."""
+    target_name = safe_name(name)
+    size = source.stat().st_size
+    if size > max_bytes:
+        raise CorpusError(
+            f"{name!r} is {size:,} bytes; the limit is {max_bytes:,} (max_file_bytes)."
+        )
+    if size == 0:
+        raise CorpusError(f"{name!r} is empty.")
+    corpus = corpus_dir.resolve()
+    corpus.mkdir(parents=True, exist_ok=True)
+    target = corpus / target_name
+    if target.resolve().parent != corpus or target.is_symlink():
+        raise CorpusError(f"{name!r}: refusing to write outside the corpus folder.")
+    replaced = target.exists()
+    tmp = corpus / f".{target_name}.upload"
+    shutil.copyfile(source, tmp)
+    tmp.replace(target)  # atomic: a rebuild never reads half a file
+    return Saved(target_name, replaced)
+
+
+def corpus_files(corpus_dir: Path) -> list[str]:
+    """Article files in the corpus folder (relative paths), sorted."""
+    root = corpus_dir.resolve()
+    if not root.is_dir():
+        return []
+    return sorted(
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and p.suffix.lower() in SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
+
+
+def delete_file(corpus_dir: Path, rel: str) -> None:
+    """Remove one article file (a path from corpus_files) from the corpus folder."""
+    root = corpus_dir.resolve()
+    target = (root / rel).resolve()
+    if not target.is_relative_to(root) or target == root:
+        raise CorpusError(f"{rel!r} is not a file in the corpus folder.")
+    if not target.is_file():
+        raise CorpusError(f"{rel!r} is no longer in the corpus folder.")
+    target.unlink()
