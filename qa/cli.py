@@ -275,8 +275,9 @@ def serve(corpus_dir: Path | None, index_dir: Path | None, host: str | None, por
         except OSError as exc:
             from qa.errors import ConfigError
 
-            raise ConfigError(f"Cannot serve on {settings.host}:{settings.port} ({exc}); "
-                              "choose another --port.") from exc
+            raise ConfigError(f"Cannot serve on {settings.host}:{settings.port}: the port is "
+                              "in use or the address is not available here. Choose another "
+                              "--port (or --host).") from exc
         warm_up(engine)
         click.echo(f"qa is serving {url}  (Ctrl+C to stop)", err=True)
         try:

@@ -50,6 +50,7 @@ a.qa-chip, #qa-chat a[href^="#qa-cite-"] {
 .qa-source { border: 1px solid var(--border-color-primary); border-radius: 8px;
   padding: 0.5em 0.7em; margin: 0.4em 0; }
 .qa-source.qa-active { border-color: var(--color-accent); }
+.qa-source.qa-active > .qa-passage { display: none; }  /* the open article shows it in place */
 .qa-open { all: unset; cursor: pointer; font-weight: 600; color: var(--color-accent); }
 .qa-meta { font-size: 0.8em; opacity: 0.8; margin: 0.2em 0; word-break: break-all; }
 .qa-passage { margin: 0.3em 0; font-size: 0.9em; }
@@ -435,6 +436,8 @@ def build_ui(settings: Settings, engine: Engine | None = None) -> gr.Blocks:
         question.submit(**chat_io)
         ask_btn.click(**chat_io)
         new_btn.click(new_chat, None, [chatbot, question, history, turns, panel],
+                      api_visibility="private")
+        chatbot.clear(new_chat, None, [chatbot, question, history, turns, panel],
                       api_visibility="private")
         search.change(article_rows, search, table, api_visibility="private")
         refresh_out = [status_md, table, sources, to_delete]

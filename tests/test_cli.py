@@ -83,3 +83,19 @@ def test_ask_filters_and_bad_dates(tmp_path: Path, corpus_dir: Path) -> None:
     assert out.returncode == 2 and "YYYY-MM-DD" in out.stderr and "Traceback" not in out.stderr
     out = qa("ask", "   ", "--index", ix)
     assert out.returncode == 1 and "empty" in out.stderr
+
+
+def test_serve_reports_a_busy_port_and_a_bad_auth_file(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        r = qa("serve", "--index", str(tmp_path / "i"), "--port", str(port), cwd=tmp_path)
+    assert r.returncode == 2 and "port is in use" in r.stderr and "Traceback" not in r.stderr
+    r = qa("serve", "--auth-file", str(tmp_path / "missing"), cwd=tmp_path)
+    assert r.returncode == 2 and "Cannot read the auth file" in r.stderr
+    (tmp_path / "users").write_text("no-colon-here\n")
+    r = qa("serve", "--auth-file", str(tmp_path / "users"), cwd=tmp_path)
+    assert r.returncode == 2 and "users:1: expected a `user:password` line" in r.stderr

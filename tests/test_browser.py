@@ -1,0 +1,219 @@
+"""The UI in a real browser (Debian's Chromium driven by Playwright) against `qa serve` with the
+real engine: real Chroma, real embeddings, the bundled LLM. Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from qa import Settings, rebuild
+
+from .conftest import ROOT, SEED_QUESTION, dev_articles
+from .test_ui import free_port
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts"
+XSS_ARTICLE = """Monitors Report Calm in Aleppo Ceasefire
+
+Ceasefire monitors in Aleppo reported on Monday that the truce held for a third day.
+<img src=x onerror="window.__xss=1; alert('xss')"> <script>window.__xss=2</script>
+The monitors said that bread deliveries resumed in the eastern districts of Aleppo.
+"""
+NEW_ARTICLE = """Harbor City Approves Amberline Footbridge
+
+The Harbor City council voted on Tuesday to build a pedestrian footbridge across the Velt River.
+The footbridge will be named the Amberline Bridge and will cost 14 million euros.
+Construction is planned to start next spring.
+"""
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    """`qa serve` on a free loopback port over a small real corpus; stopped afterwards."""
+    root = tmp_path_factory.mktemp("ui")
+    corpus = root / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus)
+    (corpus / "aleppo-monitors.txt").write_text(XSS_ARTICLE)
+    import json
+
+    (corpus / "reuters.jsonl").write_text(
+        "\n".join(json.dumps(a) for a in dev_articles(12)) + "\n")
+    settings = Settings(corpus_dir=corpus, index_dir=root / "index")
+    rebuild(settings)
+    port = free_port()
+    env = {**os.environ, "QA_MODEL_CACHE_DIR": str(ROOT / "indexes" / "models"),
+           "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    log = (root / "serve.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qa", "serve", "--corpus", str(corpus), "--index",
+         str(root / "index"), "--port", str(port)],
+        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"qa serve exited: {(root / 'serve.log').read_text()}")
+        if "qa is serving" in (root / "serve.log").read_text():
+            break
+        time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("qa serve did not start in 180 s")
+    yield {"url": url, "corpus": corpus, "root": root}
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian chromium is missing: run `make browser` (apt-get install chromium).")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, app, request):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.dialogs = []  # any alert() would mean injected script ran
+    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    page.goto(app["url"])
+    page.locator("#qa-question textarea").wait_for()
+    yield page
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"))
+    context.close()
+
+
+def ask(page, question: str, timeout: float = 120) -> list[str]:
+    """Type a question, press Enter, and return the bot message's successive texts until the
+    verified answer is in (a citation chip or a refusal)."""
+    box = page.locator("#qa-question textarea")
+    box.fill(question)
+    box.press("Enter")
+    bot = page.locator("#qa-chat [data-testid=bot]").last
+    seen: list[str] = []
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if bot.count():
+            text = bot.inner_text()
+            if not seen or seen[-1] != text:
+                seen.append(text)
+            done = page.locator("#qa-panel .qa-turn").count() >= 1 and \
+                question[:30] in page.locator("#qa-panel").inner_text()
+            if done:
+                seen.append(bot.inner_text())
+                return seen
+        time.sleep(0.05)
+    raise AssertionError(f"no answer within {timeout} s; saw {seen[-3:]}")
+
+
+def test_seed_question_streams_and_its_chip_opens_the_article_at_the_quote(page) -> None:
+    from playwright.sync_api import expect
+
+    seen = ask(page, SEED_QUESTION)
+    assert len({s for s in seen if s.strip() not in ("", "…")}) >= 2, seen  # it streamed
+    final = seen[-1]
+    assert "opposition" in final.lower(), final
+    chip = page.locator('#qa-chat a[href^="#qa-cite-1-"]').first
+    expect(chip).to_have_text("[1]")
+    source = page.locator("#qa-src-1-1")
+    expect(source).to_contain_text("Russia Pushes For Peace Talks")
+    expect(source.locator("blockquote mark")).to_contain_text("invite opposition representatives")
+    chip.click()
+    article = page.locator("#qa-art-1-1")
+    expect(article).to_be_visible()
+    mark = article.locator("mark.qa-quote")
+    expect(mark).to_contain_text("invite opposition representatives")
+    expect(mark).to_be_in_viewport()
+    # The status line shows the model and the index size.
+    expect(page.locator("#qa-status")).to_contain_text("14 articles")
+    page.screenshot(path=str(ARTIFACTS / "ui-seed-answer.png"))
+    # A follow-up is condensed with the history; "New chat" clears everything.
+    page.locator("#qa-new").click()
+    expect(page.locator("#qa-chat [data-testid=bot]")).to_have_count(0)
+    expect(page.locator("#qa-panel .qa-turn")).to_have_count(0)
+
+
+def test_refused_question_shows_the_closest_passages(page) -> None:
+    from playwright.sync_api import expect
+
+    final = ask(page, "What is the capital of France?")[-1]
+    assert "The articles don't say" in final, final
+    expect(page.locator("#qa-panel")).to_contain_text("Closest passages")
+    assert page.locator("#qa-panel .qa-source").count() >= 1
+    assert page.locator('#qa-chat a[href^="#qa-cite-"]').count() == 0
+
+
+def test_script_in_articles_and_questions_stays_inert(page) -> None:
+    from playwright.sync_api import expect
+
+    q = 'What did the ceasefire monitors in Aleppo report? <img src=x onerror="window.__xss=3">'
+    ask(page, q)
+    panel = page.locator("#qa-panel")
+    panel.locator(".qa-open").first.click()  # open the article (the payload's full text)
+    expect(panel).to_contain_text("<script>window.__xss=2</script>")
+    expect(page.locator("#qa-chat")).to_contain_text('<img src=x onerror="window.__xss=3">')
+    time.sleep(0.5)
+    assert page.evaluate("window.__xss") is None
+    assert page.dialogs == []
+    assert page.locator("#qa-panel img, #qa-panel script, #qa-chat img[src=x]").count() == 0
+
+
+def test_upload_rebuild_and_ask_about_the_new_article(page, app) -> None:
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Articles").click()
+    page.locator("#qa-upload input[type=file]").set_input_files([
+        {"name": "amberline.txt", "mimeType": "text/plain", "buffer": NEW_ARTICLE.encode()},
+    ])
+    expect(page.locator("#qa-upload-result")).to_contain_text("amberline.txt added")
+    assert (app["corpus"] / "amberline.txt").read_text() == NEW_ARTICLE
+    page.locator("#qa-rebuild").click()
+    expect(page.locator("#qa-rebuild-result")).to_contain_text("1 added", timeout=120_000)
+    page.locator("#qa-search input, #qa-search textarea").first.fill("amberline")
+    expect(page.locator("#qa-articles")).to_contain_text("Harbor City Approves Amberline")
+    page.get_by_role("tab", name="Ask").click()
+    final = ask(page, "What will the new footbridge across the Velt River be named?")[-1]
+    assert "Amberline" in final, final
+    expect(page.locator("#qa-src-1-1")).to_contain_text("Harbor City Approves Amberline")
+    # Deleting the file and rebuilding removes it from the index.
+    page.get_by_role("tab", name="Articles").click()
+    dd = page.locator("#qa-delete-file input")
+    dd.click()
+    page.get_by_role("option", name="amberline.txt").click()
+    page.locator("#qa-delete").click()
+    expect(page.locator("#qa-delete-result")).to_contain_text("amberline.txt deleted")
+    assert not (app["corpus"] / "amberline.txt").exists()
+    page.locator("#qa-rebuild").click()
+    expect(page.locator("#qa-rebuild-result")).to_contain_text("1 removed", timeout=120_000)
+
+
+def test_empty_question_is_a_readable_notice(page) -> None:
+    from playwright.sync_api import expect
+
+    box = page.locator("#qa-question textarea")
+    box.fill("   ")
+    box.press("Enter")
+    expect(page.get_by_text(re.compile("The question is empty"))).to_be_visible(timeout=30_000)
+    assert "Traceback" not in page.content()
