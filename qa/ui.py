@@ -149,10 +149,10 @@ def _source_item(turn: int, n: int, title: str, meta: str, passage_html: str,
             f'<blockquote class="qa-passage">{passage_html}</blockquote>{body}</li>')
 
 
-def sources_html(answer: Answer, turn: int, articles: dict[str, Article], searched: str) -> str:
+def sources_html(answer: Answer, turn: int, articles: dict[str, Article], asked: str) -> str:
     """The sources of one answer: cited passages with the quote highlighted, each opening its
     full article with the quote highlighted (by the engine's offsets). Refusals list the
-    closest passages instead."""
+    closest passages instead. When a follow-up was rewritten, says what was searched for."""
     items = []
     if answer.refused:
         head = '<p class="qa-refused">The articles don\'t say. Closest passages:</p>' \
@@ -171,8 +171,8 @@ def sources_html(answer: Answer, turn: int, articles: dict[str, Article], search
                        if holder else html.escape(c.passage))
             items.append(_source_item(turn, c.number, c.title, meta, passage,
                                       articles.get(c.article_id), c.start, c.end))
-    q = f'<div class="qa-searched">Searched for: {html.escape(searched)}</div>' \
-        if searched != answer.question else ""
+    q = f'<div class="qa-searched">Searched for: {html.escape(answer.question)}</div>' \
+        if " ".join(asked.split()) != answer.question else ""
     return (f'<div class="qa-turn-body">{q}{head}<ol class="qa-sources">{"".join(items)}</ol>'
             "</div>")
 
@@ -299,7 +299,7 @@ def build_ui(settings: Settings, engine: Engine | None = None) -> gr.Blocks:
             raise _ui_error(exc) from exc
         chat[-1] = {"role": "assistant", "content": answer_markdown(answer, turn)}
         turns = [*turns, {"turn": turn, "question": question.strip(),
-                          "html": sources_html(answer, turn, articles, standalone)}]
+                          "html": sources_html(answer, turn, articles, question)}]
         history = [*history, [standalone, answer.text]]
         yield chat, "", history, turns, panel_html(turns)
 

@@ -149,10 +149,21 @@ def test_seed_question_streams_and_its_chip_opens_the_article_at_the_quote(page)
     # The status line shows the model and the index size.
     expect(page.locator("#qa-status")).to_contain_text("14 articles")
     page.screenshot(path=str(ARTIFACTS / "ui-seed-answer.png"))
-    # A follow-up is condensed with the history; "New chat" clears everything.
+    # "New chat" clears everything.
     page.locator("#qa-new").click()
     expect(page.locator("#qa-chat [data-testid=bot]")).to_have_count(0)
     expect(page.locator("#qa-panel .qa-turn")).to_have_count(0)
+
+
+def test_follow_up_is_rewritten_with_the_chat_history(page) -> None:
+    from playwright.sync_api import expect
+
+    ask(page, "Who will Sergei Lavrov meet in Moscow?")
+    ask(page, "When will he meet him?")
+    expect(page.locator("#qa-panel .qa-turn")).to_have_count(2)
+    searched = page.locator("#qa-turn-2 .qa-searched")
+    expect(searched).to_contain_text("Searched for:")
+    assert re.search("lavrov|mistura", searched.inner_text(), re.I), searched.inner_text()
 
 
 def test_refused_question_shows_the_closest_passages(page) -> None:
@@ -217,3 +228,17 @@ def test_empty_question_is_a_readable_notice(page) -> None:
     box.press("Enter")
     expect(page.get_by_text(re.compile("The question is empty"))).to_be_visible(timeout=30_000)
     assert "Traceback" not in page.content()
+
+
+def test_date_filter_and_top_k_reach_retrieval(page) -> None:
+    from playwright.sync_api import expect
+
+    page.get_by_text("Filters and settings").click()
+    page.get_by_label("From date").fill("2030-01-01")
+    final = ask(page, SEED_QUESTION)[-1]
+    assert "The articles don't say" in final, final  # nothing dated after 2030
+    expect(page.locator("#qa-panel")).not_to_contain_text("Russia Pushes For Peace Talks")
+    page.get_by_label("From date").fill("31/12/2015")
+    page.locator("#qa-question textarea").fill(SEED_QUESTION)
+    page.locator("#qa-question textarea").press("Enter")
+    expect(page.get_by_text(re.compile("YYYY-MM-DD")).last).to_be_visible(timeout=30_000)
