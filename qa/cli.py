@@ -52,6 +52,8 @@ corpus_opt = click.option("--corpus", "corpus_dir", type=click.Path(path_type=Pa
 index_opt = click.option("--index", "index_dir", type=click.Path(path_type=Path),
                          help="Index folder [QA_INDEX_DIR, default indexes/].")
 json_opt = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+chroma_opt = click.option("--chroma-url", help="Use the Chroma server at this URL instead of the "
+                          "embedded index [QA_CHROMA_URL].")
 
 
 class _Bars:
@@ -92,15 +94,17 @@ class _Bars:
 @main.command()
 @corpus_opt
 @index_opt
+@chroma_opt
 @click.option("--full", is_flag=True, help="Re-embed every article, not only changed ones.")
 @json_opt
-def rebuild(corpus_dir: Path | None, index_dir: Path | None, full: bool, as_json: bool) -> None:
+def rebuild(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | None, full: bool,
+            as_json: bool) -> None:
     """Build or update the index of the corpus folder (incremental, atomic)."""
 
     def go() -> None:
         from qa.index import rebuild as run_rebuild
 
-        settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir)
+        settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, chroma_url=chroma_url)
         bars = _Bars(enabled=sys.stderr.isatty() and not as_json)
         try:
             summary = run_rebuild(settings, full=full, progress=bars if bars.enabled else None)
@@ -125,14 +129,15 @@ def rebuild(corpus_dir: Path | None, index_dir: Path | None, full: bool, as_json
 
 @main.command()
 @index_opt
+@chroma_opt
 @json_opt
-def stats(index_dir: Path | None, as_json: bool) -> None:
+def stats(index_dir: Path | None, chroma_url: str | None, as_json: bool) -> None:
     """Show articles, chunks, model, location and size of the index."""
 
     def go() -> None:
         from qa.index import stats as index_stats
 
-        info = index_stats(_settings(index_dir=index_dir))
+        info = index_stats(_settings(index_dir=index_dir, chroma_url=chroma_url))
         if as_json:
             click.echo(json.dumps(info))
             return
@@ -163,12 +168,14 @@ def _print_answer(answer: Any) -> None:
 @click.argument("question")
 @corpus_opt
 @index_opt
+@chroma_opt
 @click.option("--top-k", type=click.IntRange(1, 50), help="Passages given to the model [5].")
 @click.option("--source", "sources", multiple=True, help="Only articles from this source.")
 @click.option("--since", help="Only articles dated on or after YYYY-MM-DD.")
 @click.option("--until", help="Only articles dated on or before YYYY-MM-DD.")
 @json_opt
-def ask(question: str, corpus_dir: Path | None, index_dir: Path | None, top_k: int | None,
+def ask(question: str, corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | None,
+        top_k: int | None,
         sources: tuple[str, ...], since: str | None, until: str | None, as_json: bool) -> None:
     """Answer a question from the indexed articles, with cited sources."""
 
@@ -176,7 +183,7 @@ def ask(question: str, corpus_dir: Path | None, index_dir: Path | None, top_k: i
         from qa.engine import Engine
         from qa.retrieve import Filters
 
-        settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir)
+        settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, chroma_url=chroma_url)
         filters = Filters.make(sources=sources, since=since, until=until)
         engine = Engine(settings)
         if as_json:
@@ -252,17 +259,18 @@ if __name__ == "__main__":  # pragma: no cover
 @main.command()
 @corpus_opt
 @index_opt
+@chroma_opt
 @click.option("--host", help="Address to bind [QA_HOST, default 127.0.0.1: this machine only].")
 @click.option("--port", type=click.IntRange(0, 65535), help="Port [QA_PORT, default 7860].")
 @click.option("--auth-file", type=click.Path(path_type=Path),
               help="File of user:password lines; the UI then asks for a login [QA_AUTH_FILE].")
-def serve(corpus_dir: Path | None, index_dir: Path | None, host: str | None, port: int | None,
-          auth_file: Path | None) -> None:
+def serve(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | None,
+          host: str | None, port: int | None, auth_file: Path | None) -> None:
     """Serve the web UI: chat with cited answers, browse and upload articles, rebuild."""
 
     def go() -> None:
-        settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, host=host, port=port,
-                             auth_file=auth_file)
+        settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, chroma_url=chroma_url,
+                             host=host, port=port, auth_file=auth_file)
         from qa.engine import Engine
         from qa.ui import build_ui, launch, read_auth_file, warm_up
 
@@ -284,5 +292,41 @@ def serve(corpus_dir: Path | None, index_dir: Path | None, host: str | None, por
             demo.block_thread()
         except KeyboardInterrupt:
             demo.close()
+
+    _run(go)
+
+
+@main.command()
+@index_opt
+@chroma_opt
+@click.option("--to-url", help="Target Chroma server URL (http://host:port).")
+@click.option("--to-index", type=click.Path(path_type=Path), help="Target embedded index folder.")
+@click.option("--to-collection", help="Collection name prefix on the target [the same].")
+@click.option("--replace", is_flag=True, help="Overwrite an index the target already holds.")
+@json_opt
+def migrate(index_dir: Path | None, chroma_url: str | None, to_url: str | None,
+            to_index: Path | None, to_collection: str | None, replace: bool,
+            as_json: bool) -> None:
+    """Copy the index (vectors included, nothing re-embedded) to a Chroma server or folder."""
+
+    def go() -> None:
+        from qa.errors import ConfigError
+        from qa.migrate import migrate as run_migrate
+
+        if bool(to_url) == bool(to_index):
+            raise ConfigError("Give exactly one target: --to-url http://host:port or "
+                              "--to-index DIR.")
+        source = _settings(index_dir=index_dir, chroma_url=chroma_url)
+        target = source.model_copy(update={"chroma_url": to_url or None,
+                                           "index_dir": to_index or source.index_dir,
+                                           "collection": to_collection or source.collection})
+        info = run_migrate(source, target, replace=replace)
+        if as_json:
+            click.echo(json.dumps(info))
+            return
+        click.echo(f"Copied {info['articles']} articles and {info['chunks']} chunks from "
+                   f"{info['from']} to {info['to']} in {info['seconds']:.1f} s.")
+        if to_url:
+            click.echo(f"Use it with QA_CHROMA_URL={to_url} (or --chroma-url).")
 
     _run(go)

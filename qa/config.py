@@ -38,6 +38,10 @@ class Settings(BaseSettings):
         None,
         description="URL of a Chroma server (http://host:port). Unset: embedded Chroma in index_dir.",
     )
+    chroma_auth_token: str | None = Field(
+        None, description="Token sent as `Authorization: Bearer …` to a Chroma server that "
+        "requires one.",
+    )
 
     # --- reading articles ----------------------------------------------------------------------
     max_file_bytes: int = Field(

@@ -89,7 +89,7 @@ class Engine:
     def ask(self, question: str, top_k: int | None = None,
             filters: Filters | dict[str, Any] | None = None) -> Answer:
         answer = None
-        for event in self.stream(question, top_k=top_k, filters=filters):
+        for event in self._answer(question, top_k, filters, streaming=False):
             if isinstance(event, Answer):
                 answer = event
         assert answer is not None
@@ -102,18 +102,25 @@ class Engine:
         The final Answer's text may differ from the streamed deltas: verification drops
         unsupported sentences and renumbers citations.
         """
+        yield from self._answer(question, top_k, filters, streaming=True)
+
+    def _answer(self, question: str, top_k: int | None, filters: Filters | dict[str, Any] | None,
+                streaming: bool) -> Iterator[str | Answer]:
         t0 = time.perf_counter()
         question = self._check(question)
         passages = self.retriever.retrieve(question, top_k, _filters(filters))
         if not passages:
             yield refused_answer(question, [], time.perf_counter() - t0)
             return
-        reply = []
-        for delta in self.llm.stream(build_messages(question, passages),
-                                     self.settings.llm_max_tokens):
-            reply.append(delta)
-            yield delta
-        text = "".join(reply)
+        messages = build_messages(question, passages)
+        if streaming:
+            reply = []
+            for delta in self.llm.stream(messages, self.settings.llm_max_tokens):
+                reply.append(delta)
+                yield delta
+            text = "".join(reply)
+        else:
+            text = complete(self.llm, messages, self.settings.llm_max_tokens)
         sparse = self.retriever.sparse()
         v = verify(question, text, passages, idf=sparse.idf if sparse else None)
         weak = not v.refused and not self._enough_evidence(v.evidence, v.citations)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -68,9 +69,60 @@ def writer_lock(settings: Settings) -> Iterator[None]:
             raise IndexBusyError(
                 f"Another rebuild of {lock_dir} is running; wait for it to finish and try again."
             ) from exc
-        yield
+        if settings.chroma_url:
+            with server_lease(settings):
+                yield
+        else:
+            yield
     finally:
         fh.close()
+
+
+LEASE_SECONDS = 120.0
+
+
+def _dead_here(holder: str) -> bool:
+    """A lease held by a process of this machine that no longer exists (it was killed)."""
+    import socket
+
+    import psutil
+
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    return host == socket.gethostname() and pid.isdigit() and not psutil.pid_exists(int(pid))
+
+
+@contextlib.contextmanager
+def server_lease(settings: Settings) -> Iterator[None]:
+    """On a Chroma server, writers on other machines share no lock file: hold a lease record,
+    refreshed in the background while the rebuild runs."""
+    import socket
+    import threading
+    import uuid
+
+    store = Store(settings)
+    holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    store.acquire_lease(holder, LEASE_SECONDS, dead=_dead_here)
+    stop = threading.Event()
+
+    def refresh() -> None:
+        while not stop.wait(LEASE_SECONDS / 4):
+            try:
+                store.refresh_lease(holder, LEASE_SECONDS)
+            except Exception as exc:  # noqa: BLE001 - the rebuild itself will report the server
+                log.warning("could not refresh the writer lease: %s", exc)
+
+    t = threading.Thread(target=refresh, name="qa-lease", daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        t.join(5)
+        try:
+            store.release_lease(holder)
+        except Exception as exc:  # noqa: BLE001 - it expires on its own
+            log.warning("could not release the writer lease: %s", exc)
 
 
 @dataclass
@@ -98,7 +150,7 @@ def rebuild(
             return _rebuild(settings, corpus, full, progress, embedder, t0)
         except OSError as exc:
             raise IndexError_(
-                f"Rebuild failed writing the index at {settings.index_dir}: "
+                f"Rebuild failed writing the index at {Store(settings).location}: "
                 f"{exc.strerror or exc}. The previous index is intact; free disk space or fix "
                 "permissions and run `qa rebuild` again."
             ) from exc

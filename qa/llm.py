@@ -26,6 +26,10 @@ class LLM(Protocol):
 
 
 def complete(llm: LLM, messages: list[Message], max_tokens: int) -> str:
+    """The whole reply in one piece: the backend's non-streaming call when it has one."""
+    whole = getattr(llm, "complete", None)
+    if whole is not None:
+        return whole(messages, max_tokens)
     return "".join(llm.stream(messages, max_tokens))
 
 
@@ -232,6 +236,10 @@ class OpenAILLM:
         from llama_index.llms.openai_like import OpenAILike
 
         self.base_url = settings.openai_base_url or ""
+        self.model = settings.openai_model
+        self.api_key = settings.openai_api_key
+        self.timeout = settings.openai_timeout
+        self._checked = False
         model = settings.openai_model or "default"
         self.name = f"openai:{model}@{self.base_url}"
         self.llm = OpenAILike(
@@ -240,9 +248,53 @@ class OpenAILLM:
             context_window=settings.llm_context,
         )
 
+    def check_model(self) -> None:
+        """Fail early, and clearly, when the server does not serve the configured model."""
+        if self._checked or not self.model:
+            return
+        import httpx
+
+        try:
+            r = httpx.get(self.base_url.rstrip("/") + "/models", timeout=self.timeout,
+                          headers={"Authorization": f"Bearer {self.api_key}"})
+        except httpx.TimeoutException as exc:
+            raise LLMError(f"The LLM server at {self.base_url} did not answer within "
+                           f"{self.timeout:g} s — is it overloaded? Raise QA_OPENAI_TIMEOUT.") from exc
+        except httpx.HTTPError as exc:
+            raise LLMError(f"Cannot reach the LLM server at {self.base_url} — start it or fix "
+                           "QA_OPENAI_BASE_URL.") from exc
+        if r.status_code in (401, 403):
+            raise LLMError(f"The LLM server at {self.base_url} refused the API key — check "
+                           "QA_OPENAI_API_KEY.")
+        if r.status_code == 200:
+            try:
+                served = [m.get("id", "") for m in r.json().get("data", [])]
+            except (ValueError, AttributeError):
+                served = []
+            if served and self.model not in served:
+                raise LLMError(f"The LLM server at {self.base_url} does not serve the model "
+                               f"{self.model!r}; it serves {', '.join(served)}. Fix "
+                               "QA_OPENAI_MODEL.")
+        self._checked = True  # servers without /models are given the benefit of the doubt
+
+    def complete(self, messages: list[Message], max_tokens: int) -> str:
+        """One non-streaming chat completion."""
+        from llama_index.core.llms import ChatMessage
+
+        self.check_model()
+        chat = [ChatMessage(role=m["role"], content=m["content"]) for m in messages]
+        try:
+            reply = self.llm.chat(chat, max_tokens=max_tokens).message.content or ""
+        except Exception as exc:
+            raise LLMError(_explain_openai_error(exc, self.base_url)) from exc
+        if not reply.strip():
+            raise LLMError(f"The LLM server at {self.base_url} returned an empty answer.")
+        return reply
+
     def stream(self, messages: list[Message], max_tokens: int) -> Iterator[str]:
         from llama_index.core.llms import ChatMessage
 
+        self.check_model()
         chat = [ChatMessage(role=m["role"], content=m["content"]) for m in messages]
         try:
             got_any = False
@@ -263,7 +315,8 @@ def _explain_openai_error(exc: Exception, url: str) -> str:
     if "Connection" in kind:
         return (f"Cannot reach the LLM server at {url} — start it or fix QA_OPENAI_BASE_URL.")
     if "Timeout" in kind:
-        return f"The LLM server at {url} did not answer in time — raise QA_OPENAI_TIMEOUT."
+        return (f"The LLM server at {url} did not answer in time — is it overloaded? Raise "
+                "QA_OPENAI_TIMEOUT.")
     if "NotFound" in kind:
         return (f"The LLM server at {url} does not know the model — check QA_OPENAI_MODEL "
                 f"({exc}).")

@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from qa.config import Settings
-from qa.errors import IndexError_, IndexMissingError
+from qa.errors import IndexBusyError, IndexError_, IndexMissingError
 
 ALIVE = 2**62  # gen_removed of a record no generation has retired yet
 STATE_ID = "state"
+LEASE_ID = "writer-lease"
 _DUMMY = [1.0]  # articles and state records need an embedding; they are never searched
 
 
@@ -108,21 +109,32 @@ class Store:
                 from urllib.parse import urlparse
 
                 url = urlparse(self.settings.chroma_url)
-                client = chromadb.HttpClient(
-                    host=url.hostname or "127.0.0.1",
-                    port=url.port or (443 if url.scheme == "https" else 8000),
-                    ssl=url.scheme == "https",
-                    settings=chroma_settings,
-                )
-                client.heartbeat()
+                token = self.settings.chroma_auth_token
+                try:
+                    client = chromadb.HttpClient(
+                        host=url.hostname or "127.0.0.1",
+                        port=url.port or (443 if url.scheme == "https" else 8000),
+                        ssl=url.scheme == "https",
+                        headers={"Authorization": f"Bearer {token}"} if token else None,
+                        settings=chroma_settings,
+                    )
+                    client.heartbeat()
+                except Exception as exc:
+                    raise IndexError_(
+                        f"Cannot reach the Chroma server at {self.settings.chroma_url} ({exc}). "
+                        "Start it (`chroma run --path DIR --host 127.0.0.1 --port PORT`) or fix "
+                        "QA_CHROMA_URL / --chroma-url."
+                    ) from exc
                 return client
             path = self.settings.index_dir / "chroma"
             path.mkdir(parents=True, exist_ok=True)
             return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+        except IndexError_:
+            raise
         except Exception as exc:
             raise IndexError_(
                 f"Cannot open the Chroma index at {self.location}: {exc}. Check that the folder "
-                "is readable and writable (or that the Chroma server is running)."
+                "is readable and writable."
             ) from exc
 
     def collection(self, kind: str, create: bool = False) -> Any:
@@ -146,6 +158,14 @@ class Store:
             raise IndexError_(f"Cannot create collection {name} at {self.location}: {exc}") from exc
         self._cols[kind] = col
         return col
+
+    def drop(self, kind: str) -> None:
+        """Delete a collection if it exists (used by `qa migrate --replace`)."""
+        self._cols.pop(kind, None)
+        try:
+            self.client.delete_collection(f"{self.name}_{kind}")
+        except Exception:  # noqa: BLE001 - it did not exist
+            pass
 
     def max_batch(self) -> int:
         try:
@@ -180,6 +200,46 @@ class Store:
         meta.update(fields)
         meta["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         col.upsert(ids=[STATE_ID], embeddings=[_DUMMY], metadatas=[meta], documents=[""])
+
+    # --- the writer lease (one writer per index on a shared Chroma server) -----------------------
+
+    def acquire_lease(self, holder: str, ttl: float,
+                      dead: Callable[[str], bool] = lambda other: False) -> None:
+        """Claim the right to write this index, or raise IndexBusyError naming who holds it.
+
+        Chroma has no compare-and-swap, so the claim is written, then read back after a pause:
+        of two writers racing, the later write wins and the other one backs off. A lease that
+        is not refreshed (its writer was killed) expires after `ttl` seconds.
+        """
+        col = self.collection("state", create=True)
+        for attempt in range(2):
+            got = col.get(ids=[LEASE_ID], include=["metadatas"])
+            if got["ids"]:
+                m = got["metadatas"][0]
+                other = str(m.get("holder", ""))
+                if other != holder and float(m.get("expires", 0)) > time.time() \
+                        and not dead(other):
+                    wait = float(m.get("expires", 0)) - time.time()
+                    raise IndexBusyError(
+                        f"Another rebuild ({m.get('holder')}) is writing the index at "
+                        f"{self.location}; wait for it to finish and try again (its lease "
+                        f"expires in {wait:.0f} s if it died)."
+                    )
+            if attempt == 0:
+                self.refresh_lease(holder, ttl)
+                time.sleep(0.3)
+
+    def refresh_lease(self, holder: str, ttl: float) -> None:
+        self.collection("state", create=True).upsert(
+            ids=[LEASE_ID], embeddings=[_DUMMY], documents=[""],
+            metadatas=[{"holder": holder, "expires": time.time() + ttl}],
+        )
+
+    def release_lease(self, holder: str) -> None:
+        col = self.collection("state", create=True)
+        got = col.get(ids=[LEASE_ID], include=["metadatas"])
+        if got["ids"] and got["metadatas"][0].get("holder") == holder:
+            col.delete(ids=[LEASE_ID])
 
     # --- bulk record access --------------------------------------------------------------------
 
