@@ -120,6 +120,11 @@ class Store:
                     )
                     client.heartbeat()
                 except Exception as exc:
+                    if any(w in str(exc) for w in ("401", "403", "Unauthorized", "Forbidden")):
+                        raise IndexError_(
+                            f"The Chroma server at {self.settings.chroma_url} refused the "
+                            "credentials — set or fix QA_CHROMA_AUTH_TOKEN."
+                        ) from exc
                     raise IndexError_(
                         f"Cannot reach the Chroma server at {self.settings.chroma_url} ({exc}). "
                         "Start it (`chroma run --path DIR --host 127.0.0.1 --port PORT`) or fix "

@@ -236,3 +236,32 @@ def test_two_servers_share_one_chroma_and_see_a_third_process_rebuild(chroma, tm
     finally:
         for p in procs:
             stop(p)
+
+
+def test_the_auth_token_is_sent_and_a_refusal_is_explained(tmp_path) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen = []
+
+    class Refuses(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            seen.append(self.headers.get("Authorization"))
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"error": "Unauthorized"}')
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Refuses)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}"
+        store = Store(Settings(index_dir=tmp_path, chroma_url=url, chroma_auth_token="s3cret"))
+        with pytest.raises(IndexError_, match="refused the credentials.*QA_CHROMA_AUTH_TOKEN"):
+            store.read_state()
+        assert seen and seen[0] == "Bearer s3cret"
+    finally:
+        server.shutdown()
