@@ -266,6 +266,8 @@ def _from_json(text: str, rel: str) -> Iterator[Item]:
     if isinstance(data, dict) and isinstance(data.get("articles"), list):
         data = data["articles"]
     records = data if isinstance(data, list) else [data]
+    if not records:
+        yield Skipped(rel, "no records: the JSON list is empty")
     for i, obj in enumerate(records):
         yield _from_record(obj, rel, f"record {i + 1}", i)
 

@@ -96,6 +96,7 @@ def test_hostile_files_are_skipped_with_reasons(tmp_path: Path) -> None:
     (root / "big.txt").write_text("x" * 2000)
     (root / "broken.json").write_text('{"text": "unterminated')
     (root / "notes.pdf").write_bytes(b"%PDF-1.4")
+    (root / "none.json").write_text("[]")  # found by the corpus fuzzer: once silently ignored
     outside = tmp_path / "secret.txt"
     outside.write_text("Secret\n\nOutside the corpus.")
     os.symlink(outside, root / "link.txt")
@@ -111,6 +112,7 @@ def test_hostile_files_are_skipped_with_reasons(tmp_path: Path) -> None:
     assert "binary" in skipped["bin.txt"]
     assert "limit" in skipped["big.txt"]
     assert "malformed JSON" in skipped["broken.json"]
+    assert "no records" in skipped["none.json"]
     assert "unsupported file type .pdf" in skipped["notes.pdf"]
     assert "outside the corpus" in skipped["link.txt"]
     assert "loop" in skipped["loop.txt"]
