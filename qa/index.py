@@ -148,12 +148,21 @@ def rebuild(
     with writer_lock(settings):
         try:
             return _rebuild(settings, corpus, full, progress, embedder, t0)
-        except OSError as exc:
+        except Exception as exc:
+            if not _storage_failure(exc):
+                raise
+            log.debug("rebuild failed", exc_info=True)
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise IndexError_(
-                f"Rebuild failed writing the index at {Store(settings).location}: "
-                f"{exc.strerror or exc}. The previous index is intact; free disk space or fix "
-                "permissions and run `qa rebuild` again."
+                f"Rebuild failed writing the index at {Store(settings).location}: {reason}. "
+                "The previous index is intact; free disk space or fix permissions (or start "
+                "the Chroma server) and run `qa rebuild` again."
             ) from exc
+
+
+def _storage_failure(exc: BaseException) -> bool:
+    """Disk full, read-only folder, I/O error, server gone: raised by the OS or by Chroma."""
+    return isinstance(exc, OSError) or type(exc).__module__.startswith("chromadb")
 
 
 def _rebuild(

@@ -312,6 +312,10 @@ class OpenAILLM:
 
 def _explain_openai_error(exc: Exception, url: str) -> str:
     kind = type(exc).__name__
+    chain = f"{kind} {exc} {type(exc.__cause__).__name__} {exc.__cause__}"
+    if any(w in chain for w in ("RemoteProtocol", "incomplete", "peer closed")):
+        return (f"The LLM server at {url} stopped in the middle of the answer ({exc}). Ask "
+                "again; if it keeps happening, check the server's log.")
     if "Connection" in kind:
         return (f"Cannot reach the LLM server at {url} — start it or fix QA_OPENAI_BASE_URL.")
     if "Timeout" in kind:
