@@ -69,7 +69,7 @@ def app(tmp_path_factory):
     else:
         proc.kill()
         pytest.fail("qa serve did not start in 180 s")
-    yield {"url": url, "corpus": corpus, "root": root}
+    yield {"url": url, "corpus": corpus, "root": root, "pid": proc.pid}
     proc.terminate()
     try:
         proc.wait(20)
@@ -242,3 +242,104 @@ def test_date_filter_and_top_k_reach_retrieval(page) -> None:
     page.locator("#qa-question textarea").fill(SEED_QUESTION)
     page.locator("#qa-question textarea").press("Enter")
     expect(page.get_by_text(re.compile("YYYY-MM-DD")).last).to_be_visible(timeout=30_000)
+
+
+def test_upload_of_a_disallowed_type_is_refused(page, app) -> None:
+    page.get_by_role("tab", name="Articles").click()
+    page.locator("#qa-upload input[type=file]").set_input_files([
+        {"name": "evil.exe", "mimeType": "application/octet-stream", "buffer": b"MZ\x90\x00"},
+    ])
+    page.wait_for_timeout(1500)
+    assert not (app["corpus"] / "evil.exe").exists()
+    assert not list(app["corpus"].glob("evil*"))
+
+
+def test_server_listens_on_loopback_only(app) -> None:
+    import psutil
+
+    listening = [c.laddr for c in psutil.Process(app["pid"]).net_connections(kind="inet")
+                 if c.status == psutil.CONN_LISTEN]
+    assert listening and all(addr.ip == "127.0.0.1" for addr in listening), listening
+
+
+def test_sixteen_concurrent_questions_are_all_answered_in_order(app) -> None:
+    """16 clients at once (think: open tabs) through the running UI's queue, real LLM."""
+    import psutil
+    from gradio_client import Client
+
+    server = psutil.Process(app["pid"])
+    Client(app["url"], verbose=False).predict(SEED_QUESTION, api_name="/ask")  # models paged in
+    rss_before = server.memory_info().rss
+    questions = [SEED_QUESTION if i % 2 == 0 else "Who will Sergei Lavrov meet in Moscow?"
+                 for i in range(16)]
+    clients = [Client(app["url"], verbose=False) for _ in questions]
+    jobs, finished = [], []
+    for i, (client, q) in enumerate(zip(clients, questions, strict=True)):
+        job = client.submit(q, api_name="/ask")
+        job.add_done_callback(lambda _f, i=i: finished.append(i))
+        jobs.append(job)
+        time.sleep(0.3)  # a definite arrival order
+    results = [job.result(timeout=900) for job in jobs]
+    assert len(results) == 16  # none lost
+    assert finished == list(range(16)), finished  # first come, first served
+    article = (ROOT / "corpus" / "russia-pushes-for-peace-talks.txt").read_text()
+    for q, got in zip(questions, results, strict=True):
+        assert not got["refused"], (q, got)
+        c = got["citations"][0]
+        assert c["article_id"] == "russia-pushes-for-peace-talks.txt"
+        assert article[c["start"]:c["end"]] == c["quote"]
+    grown = (server.memory_info().rss - rss_before) / 2**20
+    print(f"server RSS {rss_before / 2**20:.0f} MB before, grew {grown:.0f} MB")
+    assert grown < 250, f"serving 16 questions grew the server by {grown:.0f} MB"
+
+
+
+class _BreaksOnce:
+    """An LLM backend that dies after two words on its first answer, then works."""
+
+    name = "breaks-once"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def stream(self, messages, max_tokens):
+        from qa.errors import LLMError
+
+        self.calls += 1
+        yield "Russia"
+        yield " invited"
+        if self.calls == 1:
+            raise LLMError("The LLM server at http://127.0.0.1:9/v1 stopped in the middle of "
+                           "the answer. Ask again.")
+        yield " opposition representatives to Moscow [1]."
+
+
+def test_llm_failing_mid_stream_shows_an_error_and_the_next_question_works(
+        browser, settings, embedder) -> None:
+    from playwright.sync_api import expect
+
+    from qa.engine import Engine
+    from qa.ui import build_ui, launch
+
+    rebuild(settings, embedder=embedder)
+    demo = build_ui(settings, Engine(settings, llm=_BreaksOnce(), embedder=embedder))
+    url = launch(demo, settings, port=free_port(), block=False)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(url)
+        box = page.locator("#qa-question textarea")
+        box.fill(SEED_QUESTION)
+        box.press("Enter")
+        bot = page.locator("#qa-chat [data-testid=bot]").last
+        expect(bot).to_contain_text("stopped in the middle of the answer", timeout=30_000)
+        expect(box).to_have_value(SEED_QUESTION)  # nothing lost: the question is back
+        assert "Traceback" not in page.content()
+        box.press("Enter")
+        expect(page.locator('#qa-chat a[href^="#qa-cite-"]').first).to_be_visible(timeout=30_000)
+        expect(page.locator("#qa-panel .qa-source")).to_have_count(1)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "ui-llm-failure-then-answer.png"))
+    finally:
+        context.close()
+        demo.close()
