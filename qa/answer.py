@@ -49,9 +49,39 @@ def build_messages(question: str, passages: list[Passage]) -> list[dict[str, str
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
 
+# Text inside an article that addresses the model instead of the reader: instructions,
+# role headers, imitations of this prompt's own "Source [n]:" markers.
+_INJECTION = re.compile(
+    r"(?ix)"
+    r"\b(ignore|disregard|forget)\b[^.!?\n]{0,40}\b(instructions?|rules|prompts?|directions)\b"
+    r"|^\W*(system|assistant|administrator|admin|developer)(\s+(message|note|prompt))?\W*[:#]"
+    r"|\#{2,}\s*(system|admin|administrator)"
+    r"|\b(the\s+)?(assistant|ai|model|chatbot|language\s+model)\s+(must|should|shall|has\s+been"
+    r"|is\s+now|will\s+now)\b"
+    r"|\b(answer|respond|reply)\b[^.!?\n]{0,30}\b(every|all|any)\s+questions?\b"
+    r"|\b(respond|reply|answer)\s+(to\s+the\s+user\s+)?(only\s+)?with\s+(the\s+single\s+word\s+)?['\"]"
+    r"|\bregardless\s+of\s+the\s+question\b"
+    r"|\bdo\s+not\s+(mention|reveal|repeat)\s+(this|these)\s+(message|instructions?|rules)\b"
+    r"|\breply\s+only\b"
+    r"|\bsource\s*[\[(]\s*\d+\s*[\])]\s*:"
+    r"|\b(new|these)\s+(rules|instructions)\b[^.!?\n]{0,30}\b(assistant|override|apply)"
+)
+REMOVED = "[text addressed to the assistant removed]"
+
+
 def _defang(text: str) -> str:
-    # A source cannot fake the start of another numbered source.
-    return re.sub(r"(?i)\bsource\s*\[", "source (", text)
+    """Article text is data: sentences that try to instruct the model are replaced by a note,
+    and no source can fake the start of another numbered source."""
+    spans = sentence_spans(text) or [(0, len(text))]
+    out, last = [], 0
+    for start, end in spans:
+        piece = text[start:end]
+        if any(_INJECTION.search(line) for line in piece.splitlines() or [piece]):
+            out.append(text[last:start] + REMOVED)
+            last = end
+    out.append(text[last:])
+    cleaned = "".join(out)
+    return re.sub(r"(?i)\bsource\s*\[", "source (", cleaned)
 
 
 CONDENSE_PROMPT = """Rewrite the follow-up question as one standalone question that names what
