@@ -164,9 +164,9 @@ def sources_html(answer: Answer, turn: int, articles: dict[str, Article], asked:
     else:
         head = ""
         for c in answer.citations:
-            meta = _meta_line(c.date, "", c.url, c.source_path)
             holder = next((p for p in answer.passages if p.article_id == c.article_id
                            and p.start <= c.start and c.end <= p.end), None)
+            meta = _meta_line(c.date, holder.source if holder else "", c.url, c.source_path)
             passage = (_highlight(holder.text, c.start - holder.start, c.end - holder.start)
                        if holder else html.escape(c.passage))
             items.append(_source_item(turn, c.number, c.title, meta, passage,

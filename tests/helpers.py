@@ -42,3 +42,14 @@ def assert_index_matches_corpus(settings, embedder) -> None:
     n = sum(len(v) for v in want.values())
     assert total_records(settings, "chunks") == n
     assert total_records(settings, "articles") == len(want)
+    assert_bm25_matches_chroma(settings)
+
+
+def assert_bm25_matches_chroma(settings) -> None:
+    """The BM25 index queries use (the cached one on disk) holds exactly the live chunks."""
+    from qa.sparse import SparseIndex
+
+    store = Store(settings)
+    gen = store.require_state().generation
+    live_ids = {rid for rid, _, _ in store.iter_records("chunks", live(gen), [])}
+    assert set(SparseIndex.load(settings, store, gen).ids) == live_ids

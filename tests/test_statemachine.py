@@ -15,11 +15,14 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from qa import Settings, rebuild
-from qa.sparse import SparseIndex
-from qa.store import Store, live
 
 from .conftest import SEED, dev_articles
-from .helpers import expected_contents, index_contents, total_records
+from .helpers import (
+    assert_bm25_matches_chroma,
+    expected_contents,
+    index_contents,
+    total_records,
+)
 
 TEXTS = [a["text"][:700] for a in dev_articles(24)]
 NAMES = st.sampled_from([f"a{i}" for i in range(8)])
@@ -78,7 +81,7 @@ class CorpusMachine(RuleBasedStateMachine):
         n = sum(len(v) for v in want.values())
         assert total_records(self.settings, "chunks") == n  # no orphans, no duplicates
         assert total_records(self.settings, "articles") == len(want)
-        self._assert_bm25_matches_chroma()
+        assert_bm25_matches_chroma(self.settings)
         self.committed = [want]
 
     @rule(stage=st.sampled_from(["file", "article", "embedded", "commit", "committed", "gc"]),
@@ -105,13 +108,6 @@ class CorpusMachine(RuleBasedStateMachine):
     @invariant()
     def readers_see_a_committed_corpus(self) -> None:
         assert index_contents(self.settings) in self.committed
-
-    def _assert_bm25_matches_chroma(self) -> None:
-        store = Store(self.settings)
-        gen = store.require_state().generation
-        live_ids = {rid for rid, _, _ in store.iter_records("chunks", live(gen), [])}
-        sparse = SparseIndex.load(self.settings, store, gen)  # what queries use (on disk)
-        assert set(sparse.ids) == live_ids
 
 
 @pytest.mark.slow
