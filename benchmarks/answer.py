@@ -1,0 +1,137 @@
+"""Answer latency: `Engine.ask` vs llama-index's CitationQueryEngine over the same Chroma index,
+with the same LLM instance (the bundled GGUF through qa's llama.cpp wrapper, chat template
+applied) and the same questions; plus time to the first streamed token.
+
+    python benchmarks/answer.py [--questions 8]
+
+Writes benchmarks/results/answer.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+DEV = ROOT.parent / "shared" / "eval" / "dev"
+
+
+def _llama_index_llm(llm: Any, max_tokens: int) -> Any:
+    """qa's LLM as a llama-index LLM: every prompt goes through the model's chat template."""
+    from llama_index.core.llms import CompletionResponse, CustomLLM, LLMMetadata
+    from llama_index.core.llms.callbacks import llm_completion_callback
+
+    class Wrapped(CustomLLM):
+        calls: int = 0
+
+        @property
+        def metadata(self) -> LLMMetadata:
+            return LLMMetadata(context_window=4096, num_output=max_tokens, model_name="qa-llm")
+
+        @llm_completion_callback()
+        def complete(self, prompt: str, formatted: bool = False, **kw: Any) -> CompletionResponse:
+            self.calls += 1
+            text = "".join(llm.stream([{"role": "user", "content": prompt}], max_tokens))
+            return CompletionResponse(text=text)
+
+        @llm_completion_callback()
+        def stream_complete(self, prompt: str, formatted: bool = False, **kw: Any) -> Any:
+            text = ""
+            self.calls += 1
+            for delta in llm.stream([{"role": "user", "content": prompt}], max_tokens):
+                text += delta
+                yield CompletionResponse(text=text, delta=delta)
+
+    return Wrapped()
+
+
+def _llama_index_embedding(embedder: Any) -> Any:
+    from llama_index.core.embeddings import BaseEmbedding
+
+    class Wrapped(BaseEmbedding):
+        def _get_query_embedding(self, query: str) -> list[float]:
+            return embedder.encode_query(query)
+
+        def _get_text_embedding(self, text: str) -> list[float]:
+            return embedder.encode([text])[0].tolist()
+
+        async def _aget_query_embedding(self, query: str) -> list[float]:
+            return self._get_query_embedding(query)
+
+    return Wrapped(model_name="all-MiniLM-L6-v2")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--questions", type=int, default=8)
+    args = ap.parse_args()
+
+    from llama_index.core import VectorStoreIndex
+    from llama_index.core.query_engine import CitationQueryEngine
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    from qa.config import Settings
+    from qa.engine import Engine
+
+    questions = [json.loads(line) for line in (DEV / "questions.jsonl").read_text().splitlines()
+                 if line]
+    questions = [q["question"] for q in questions if q["answerable"]][: args.questions]
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / "corpus"
+        corpus.mkdir()
+        (corpus / "articles.jsonl").write_text((DEV / "articles.jsonl").read_text())
+        settings = Settings(corpus_dir=corpus, index_dir=Path(tmp) / "index",
+                            model_cache_dir=ROOT / "indexes" / "models")
+        engine = Engine(settings)
+        engine.rebuild()
+        store = engine.store
+        vector_store = ChromaVectorStore(chroma_collection=store.collection("chunks"))
+        index = VectorStoreIndex.from_vector_store(
+            vector_store, embed_model=_llama_index_embedding(engine.embedder))
+        wrapped = _llama_index_llm(engine.llm, settings.llm_max_tokens)
+        citation = CitationQueryEngine.from_args(index, llm=wrapped,
+                                                 similarity_top_k=settings.top_k)
+        engine.ask(questions[0])  # warm both paths (model pages, BM25 cache)
+        citation.query(questions[0])
+        wrapped.calls = 0
+        ours, theirs, first = [], [], []
+        for q in questions:
+            t0 = time.perf_counter()
+            engine.ask(q)
+            ours.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            citation.query(q)
+            theirs.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            stream = engine.stream(q)
+            for event in stream:
+                if isinstance(event, str):
+                    first.append(time.perf_counter() - t0)
+                    break
+            stream.close()  # stop generating: only the first token is timed here
+    result = {
+        "questions": len(questions),
+        "ask_median_s": round(statistics.median(ours), 3),
+        "citation_query_engine_median_s": round(statistics.median(theirs), 3),
+        "ratio": round(sum(ours) / sum(theirs), 3),
+        "citation_engine_llm_calls_per_question": round(wrapped.calls / len(questions), 2),
+        "first_token_p50_s": round(statistics.median(first), 3),
+        "first_token_max_s": round(max(first), 3),
+    }
+    print(json.dumps(result, indent=1))
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results" / "answer.json").write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
