@@ -144,6 +144,11 @@ def main() -> None:
 
     out = HERE / "results" / "ingest.json"
     out.parent.mkdir(exist_ok=True)
+    if "memory_rebuild" not in results and out.exists():
+        # Keep the last 20,000-article measurement (it takes ~23 min; `make bench-memory`).
+        old = json.loads(out.read_text()).get("memory_rebuild")
+        if old:
+            results["memory_rebuild"] = {**old, "stored": True}
     out.write_text(json.dumps(results, indent=2) + "\n")
     _table(results)
 
@@ -161,7 +166,8 @@ def _table(r: dict) -> None:
     ]
     if "memory_rebuild" in r:
         m = r["memory_rebuild"]
-        rows.append(("memory (rebuild)", (f"{m['articles']} articles, {m['chunks']} chunks, "
+        rows.append(("memory (rebuild)", (("stored result: " if m.get("stored") else "")
+                     + f"{m['articles']} articles, {m['chunks']} chunks, "
                      f"{m['seconds']} s; peak RSS 1st half {m['peak_rss_first_half_mb']} MB, "
                      f"2nd half {m['peak_rss_second_half_mb']} MB"), f"{m['peak_rss_mb']} MB",
                      m["target"]))

@@ -1,0 +1,76 @@
+"""`make bench`: every benchmark in its own process, then one table of figures and targets.
+
+Speed figures are ratios against baselines measured in the same run; absolute times are shown
+for context. Runs in about 12 minutes on 2 cores. The 20,000-article rebuild memory run takes
+~23 minutes on its own (`make bench-memory`); its last result is shown, marked as stored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+
+
+def run(script: str, *args: str) -> None:
+    t0 = time.perf_counter()
+    print(f"--- {script} {' '.join(args)}", flush=True)
+    subprocess.run([sys.executable, str(HERE / script), *args], check=True)
+    print(f"--- {script}: {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+def main() -> None:
+    run("ingest.py", "--articles", "1000", "--memory-articles", "0")
+    run("retrieve.py")
+    run("answer.py")
+    run("startup.py")
+    ing = json.loads((RESULTS / "ingest.json").read_text())
+    ret = json.loads((RESULTS / "retrieve.json").read_text())
+    ans = json.loads((RESULTS / "answer.json").read_text())
+    sta = json.loads((RESULTS / "startup.json").read_text())
+    big = {r["chunks"]: r for r in ret["levels"]}
+    rows = [
+        ("ingest", f"{ing['ingest']['ratio']:.2f}", ">= 0.90",
+         f"{ing['ingest']['rebuild_chunks_per_s']} vs {ing['ingest']['raw_encode_chunks_per_s']}"
+         " chunks/s", ing["ingest"]["ratio"] >= 0.90),
+        ("ingest-int8", "not built", ">= 1.8x", "no ONNX int8 backend yet", False),
+        ("no-change", f"{ing['no_change']['ratio']:.4f}", "<= 0.02",
+         f"{ing['no_change']['seconds']} s", ing["no_change"]["ratio"] <= 0.02),
+        ("one-change", f"{ing['one_change']['ratio']:.4f}", "<= 0.02",
+         f"{ing['one_change']['seconds']} s", ing["one_change"]["ratio"] <= 0.02),
+        ("retrieve", f"{big.get(100000, {}).get('p50_ms', '?')} ms", "p50 <= 50 ms @100k",
+         "; ".join(f"{r['chunks']:,}: p50 {r['p50_ms']} / p95 {r['p95_ms']} ms"
+                   for r in ret["levels"]),
+         big.get(100000, {}).get("p50_ms", 1e9) <= 50),
+        ("answer", f"{ans['ratio']:.2f}", "<= 0.5",
+         f"ask {ans['ask_median_s']} s vs CitationQueryEngine "
+         f"{ans['citation_query_engine_median_s']} s (median)", ans["ratio"] <= 0.5),
+        ("first token", f"{ans['first_token_p50_s']} s", "p50 <= 3 s",
+         f"max {ans['first_token_max_s']} s", ans["first_token_p50_s"] <= 3),
+        ("cold start", f"{sta['cold_start_qa_ask_median_s']} s", "<= 12 s",
+         f"runs {sta['cold_start_runs_s']}", sta["cold_start_qa_ask_median_s"] <= 12),
+        ("memory (serving)", f"{sta['serve_peak_rss_mb']} MB", "<= 2048 MB",
+         f"qa serve answering 4 questions; ready in {sta['serve_ready_s']} s",
+         sta["serve_peak_rss_mb"] <= 2048),
+    ]
+    mem = ing.get("memory_rebuild")
+    if mem:
+        rows.append(("memory (rebuild)", f"{mem['peak_rss_mb']} MB", "<= 2560 MB",
+                     ("stored: " if mem.get("stored") else "") + f"{mem['articles']:,} articles, "
+                     f"{mem['chunks']:,} chunks", mem["peak_rss_mb"] <= 2560))
+    print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}\n")
+    print(f"{'benchmark':<17} {'figure':>12}  {'target':<20} {'met':<4} detail")
+    for name, fig, target, detail, met in rows:
+        print(f"{name:<17} {fig:>12}  {target:<20} {'yes' if met else 'NO':<4} {detail}")
+
+
+if __name__ == "__main__":
+    main()
