@@ -94,6 +94,31 @@ class Retriever:
         """The BM25 index of the generation last retrieved from (None before any retrieval)."""
         return self._sparse
 
+    def _dense(self, col: Any, qvec: list[float], pool: int, gen: int,
+               filters: Filters | None) -> list[str]:
+        """The `pool` nearest live chunks that pass the filters.
+
+        Chroma's `where` pre-filter scans the metadata of every record (0.66 s at 100k chunks
+        on 2 cores), so the nearest neighbours are fetched unfiltered and filtered here (10 ms).
+        Only when too few survive (a rebuild in flight, a narrow filter) is the filtered query
+        run. The result is the same either way.
+        """
+        n = pool * 2
+        got = col.query(query_embeddings=[qvec], n_results=n, include=["metadatas"])
+        ids, metas = got["ids"][0], got["metadatas"][0]
+        keep = [
+            rid for rid, m in zip(ids, metas, strict=True)
+            if int(m.get("gen_added", 0)) <= gen < int(m.get("gen_removed", 0))
+            and (filters is None or filters.allows(m.get("article_id", ""),
+                                                   int(m.get("date_int") or 0),
+                                                   m.get("source", "")))
+        ]
+        if len(keep) >= pool or len(ids) < n:  # enough, or every record was seen
+            return keep[:pool]
+        where = and_where(live(gen), filters.where() if filters else None)
+        got = col.query(query_embeddings=[qvec], n_results=pool, where=where, include=[])
+        return got["ids"][0]
+
     def retrieve(
         self, query: str, top_k: int | None = None, filters: Filters | None = None
     ) -> list[Passage]:
@@ -104,13 +129,8 @@ class Retriever:
         gen = self.store.require_state().generation
         pool = max(4 * k, 20)
         qvec = np.asarray(self.embedder.encode_query(query), dtype=np.float32)
-        where = and_where(live(gen), filters.where() if filters else None)
-
         col = self.store.collection("chunks")
-        dense = col.query(
-            query_embeddings=[qvec.tolist()], n_results=pool, where=where, include=["distances"]
-        )
-        dense_ids = dense["ids"][0]
+        dense_ids = self._dense(col, qvec.tolist(), pool, gen, filters)
 
         sparse = self._sparse_for(gen)
         allowed = None

@@ -137,3 +137,35 @@ def test_embed_model_setting(tmp_path, settings) -> None:
     bundled = resolve_model_path(None)
     e = Embedder(str(bundled))  # any local sentence-transformers folder
     assert e.name.startswith(str(bundled)) and e.encode(["hello"]).shape == (1, 384)
+
+
+def test_narrow_filter_on_a_larger_index_falls_back_to_chroma_filtering(
+        settings, embedder, corpus_dir) -> None:
+    """Dense search post-filters the nearest neighbours; when too few pass (here one article
+    among 40), it asks Chroma for filtered results instead, and the answer is the same."""
+    import json as _json
+
+    from qa.retrieve import Filters, Retriever
+    from qa.store import Store
+
+    (corpus_dir / "dev.jsonl").write_text(
+        "".join(_json.dumps(r) + "\n" for r in dev_articles(40)))
+    rebuild(settings, embedder=embedder)
+    store = Store(settings)
+    col = store.collection("chunks")
+    calls = []
+    real_query = col.query
+
+    def counting_query(**kw):
+        calls.append("where" in kw)
+        return real_query(**kw)
+
+    col.query = counting_query
+    retriever = Retriever(settings, store, embedder)
+    only_seed = Filters.make(article_ids=["russia-pushes-for-peace-talks.txt"])
+    got = retriever.retrieve("stake in a wallcoverings company", top_k=3, filters=only_seed)
+    assert got and {p.article_id for p in got} == {"russia-pushes-for-peace-talks.txt"}
+    assert calls == [False, True]  # unfiltered first, then Chroma's filter
+    calls.clear()
+    unfiltered = retriever.retrieve("stake in a wallcoverings company", top_k=3)
+    assert calls == [False] and unfiltered[0].article_id != "russia-pushes-for-peace-talks.txt"
