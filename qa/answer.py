@@ -10,7 +10,7 @@ from qa.records import Answer, Citation, Passage
 from qa.text import content_tokens, sentence_spans
 
 REFUSAL_TEXT = "The articles don't say."
-FOCUS_CHARS = 600  # per source in the prompt: the sentences that best match the question
+FOCUS_CHARS = 500  # per source in the prompt: the sentences that best match the question
 
 # Written for a 0.5B model: short, one task, the question last. Small models answer "NOT FOUND"
 # to everything when offered it, so refusal is decided after generation, by verification.
@@ -53,18 +53,24 @@ def build_messages(question: str, passages: list[Passage]) -> list[dict[str, str
 # role headers, imitations of this prompt's own "Source [n]:" markers.
 _INJECTION = re.compile(
     r"(?ix)"
-    r"\b(ignore|disregard|forget)\b[^.!?\n]{0,40}\b(instructions?|rules|prompts?|directions)\b"
-    r"|^\W*(system|assistant|administrator|admin|developer)(\s+(message|note|prompt))?\W*[:#]"
-    r"|\#{2,}\s*(system|admin|administrator)"
-    r"|\b(the\s+)?(assistant|ai|model|chatbot|language\s+model)\s+(must|should|shall|has\s+been"
-    r"|is\s+now|will\s+now)\b"
-    r"|\b(answer|respond|reply)\b[^.!?\n]{0,30}\b(every|all|any)\s+questions?\b"
-    r"|\b(respond|reply|answer)\s+(to\s+the\s+user\s+)?(only\s+)?with\s+(the\s+single\s+word\s+)?['\"]"
-    r"|\bregardless\s+of\s+the\s+question\b"
-    r"|\bdo\s+not\s+(mention|reveal|repeat)\s+(this|these)\s+(message|instructions?|rules)\b"
+    r"\b(ignore|disregard|forget)\s+(all\s+)?(of\s+)?(the\s+|your\s+)?(previous|prior|earlier"
+    r"|above|preceding|system|original)\s+(instructions?|prompts?|rules|directions)\b"
+    r"|\b(ignore|disregard|forget)\s+(all|any)\s+(instructions|prompts)\b"
+    r"|^\W*(system|assistant|administrator|admin|developer)(\s+(message|note|prompt))?\s*[:#]"
+    r"|\#{2,}\s*(system|admin|administrator)\b"
+    r"|\b(the\s+)?(assistant|chatbot|ai\s+assistant|language\s+model)\s+(must|should|shall)"
+    r"\s+(now\s+)?(answer|respond|reply|say|output|ignore|only)\b"
+    r"|\b(assistant|chatbot|ai\s+assistant|language\s+model)\s+has\s+been\s+(reconfigured"
+    r"|reprogrammed|instructed|updated\s+to)\b"
+    r"|\b(answer|respond|reply)\s+(to\s+)?(every|all)\s+(the\s+)?questions?\s+with\b"
+    r"|\b(respond|reply|answer)\s+(to\s+the\s+user\s+)?(only\s+)?with\s+(the\s+single\s+"
+    r"word\s+)?['\"]"
     r"|\breply\s+only\b"
+    r"|\bregardless\s+of\s+the\s+(user'?s?\s+)?question\b"
+    r"|\bdo\s+not\s+(mention|reveal|repeat)\s+(this|these)\s+(message|instructions?)\b"
     r"|\bsource\s*[\[(]\s*\d+\s*[\])]\s*:"
-    r"|\b(new|these)\s+(rules|instructions)\b[^.!?\n]{0,30}\b(assistant|override|apply)"
+    r"|\b(new|these)\s+(rules|instructions)\s+(for\s+the\s+(assistant|model)|override\s+(all|any"
+    r"|earlier|previous))"
 )
 REMOVED = "[text addressed to the assistant removed]"
 

@@ -252,10 +252,6 @@ def eval_cmd(directory: Path, top_k: int | None, as_json: bool, show: int,
     _run(go)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main(prog_name=os.path.basename(sys.argv[0]))
-
-
 @main.command()
 @corpus_opt
 @index_opt
@@ -288,6 +284,10 @@ def serve(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | Non
                               "--port (or --host).") from exc
         warm_up(engine)
         click.echo(f"qa is serving {url}  (Ctrl+C to stop)", err=True)
+        if settings.host not in ("127.0.0.1", "localhost", "::1") and not settings.auth_file:
+            click.secho(f"Warning: listening on {settings.host} without --auth-file: anyone "
+                        "who can reach it can ask, upload, delete and rebuild.", fg="yellow",
+                        err=True)
         try:
             demo.block_thread()
         except KeyboardInterrupt:
@@ -302,11 +302,12 @@ def serve(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | Non
 @click.option("--to-url", help="Target Chroma server URL (http://host:port).")
 @click.option("--to-index", type=click.Path(path_type=Path), help="Target embedded index folder.")
 @click.option("--to-collection", help="Collection name prefix on the target [the same].")
+@click.option("--to-token", help="Auth token for the target Chroma server.")
 @click.option("--replace", is_flag=True, help="Overwrite an index the target already holds.")
 @json_opt
 def migrate(index_dir: Path | None, chroma_url: str | None, to_url: str | None,
-            to_index: Path | None, to_collection: str | None, replace: bool,
-            as_json: bool) -> None:
+            to_index: Path | None, to_collection: str | None, to_token: str | None,
+            replace: bool, as_json: bool) -> None:
     """Copy the index (vectors included, nothing re-embedded) to a Chroma server or folder."""
 
     def go() -> None:
@@ -317,9 +318,11 @@ def migrate(index_dir: Path | None, chroma_url: str | None, to_url: str | None,
             raise ConfigError("Give exactly one target: --to-url http://host:port or "
                               "--to-index DIR.")
         source = _settings(index_dir=index_dir, chroma_url=chroma_url)
-        target = source.model_copy(update={"chroma_url": to_url or None,
-                                           "index_dir": to_index or source.index_dir,
-                                           "collection": to_collection or source.collection})
+        target = _settings(index_dir=to_index or source.index_dir, chroma_url=to_url,
+                           collection=to_collection or source.collection,
+                           chroma_auth_token=to_token)
+        if not to_url:
+            target = target.model_copy(update={"chroma_url": None})
         info = run_migrate(source, target, replace=replace)
         if as_json:
             click.echo(json.dumps(info))
@@ -330,3 +333,7 @@ def migrate(index_dir: Path | None, chroma_url: str | None, to_url: str | None,
             click.echo(f"Use it with QA_CHROMA_URL={to_url} (or --chroma-url).")
 
     _run(go)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(prog_name=os.path.basename(sys.argv[0]))

@@ -116,6 +116,13 @@ class Settings(BaseSettings):
         None, description="File of `user:password` lines; when set, the UI asks for a login."
     )
 
+    @field_validator("chroma_url", "openai_base_url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v and not v.startswith(("http://", "https://")):
+            raise ValueError(f"{v!r} must start with http:// or https://")
+        return v or None
+
     @field_validator("chunk_overlap")
     @classmethod
     def _overlap_below_size(cls, v: int, info: Any) -> int:

@@ -46,27 +46,28 @@ class Engine:
         self._embedder = embedder
         self._store: Store | None = None
         self._retriever: Retriever | None = None
-        self._init_lock = threading.Lock()
+        # One lock per component: loading the LLM must not block a status query of the index.
+        self._locks = {k: threading.Lock() for k in ("embedder", "llm", "store", "retriever")}
 
     # --- components, loaded lazily -------------------------------------------------------------
 
     @property
     def embedder(self) -> Embedder:
-        with self._init_lock:
+        with self._locks["embedder"]:
             if self._embedder is None:
                 self._embedder = Embedder(self.settings.embed_model, self.settings.embed_batch_size)
             return self._embedder
 
     @property
     def llm(self) -> LLM:
-        with self._init_lock:
+        with self._locks["llm"]:
             if self._llm is None:
                 self._llm = make_llm(self.settings)
             return self._llm
 
     @property
     def store(self) -> Store:
-        with self._init_lock:
+        with self._locks["store"]:
             if self._store is None:
                 self._store = Store(self.settings)
             return self._store
@@ -75,7 +76,7 @@ class Engine:
     def retriever(self) -> Retriever:
         if self._retriever is None:
             store, embedder = self.store, self.embedder
-            with self._init_lock:
+            with self._locks["retriever"]:
                 if self._retriever is None:
                     self._retriever = Retriever(self.settings, store, embedder)
         return self._retriever

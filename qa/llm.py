@@ -196,6 +196,7 @@ class LlamaCppLLM:
         try:
             self.llama = Llama(
                 model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_batch=512,
+                flash_attn=True,
                 verbose=False,
             )
         except Exception as exc:
@@ -271,7 +272,8 @@ class OpenAILLM:
                 served = [m.get("id", "") for m in r.json().get("data", [])]
             except (ValueError, AttributeError):
                 served = []
-            if served and self.model not in served:
+            aliases = {self.model, f"{self.model}:latest", self.model.removesuffix(":latest")}
+            if served and not aliases & set(served):
                 raise LLMError(f"The LLM server at {self.base_url} does not serve the model "
                                f"{self.model!r}; it serves {', '.join(served)}. Fix "
                                "QA_OPENAI_MODEL.")

@@ -21,16 +21,19 @@ def migrate(source: Settings, target: Settings, replace: bool = False) -> dict[s
     src, dst = Store(source), Store(target)
     if (src.location, source.collection) == (dst.location, target.collection):
         raise ConfigError(f"The source and the target are the same index ({src.location}).")
-    state = src.require_state()
     with writer_lock(source), (server_lease(target) if target.chroma_url
                                else writer_lock(target)):
+        state = src.require_state()  # under the source's lock: no rebuild moves it meanwhile
         existing = dst.read_state()
         if existing is not None and existing.generation > 0 and not replace:
             raise IndexError_(
                 f"{dst.location} already holds an index ({existing.articles} articles); pass "
                 "--replace to overwrite it."
             )
-        for kind in ("state", "chunks", "articles"):
+        # Uncommit first (readers see "no index" rather than a half-copied one), keeping the
+        # state collection: it also holds the writer lease this migration is running under.
+        dst.collection("state", create=True).delete(ids=[STATE_ID])
+        for kind in ("chunks", "articles"):
             dst.drop(kind)
         copied = {}
         for kind in ("chunks", "articles"):

@@ -8,6 +8,7 @@ text is data, never markup.
 from __future__ import annotations
 
 import html
+import logging
 import os
 import re
 import threading
@@ -24,6 +25,8 @@ from qa.errors import ConfigError, IndexMissingError, QAError  # noqa: E402
 from qa.records import Answer, Article, RebuildSummary  # noqa: E402
 from qa.retrieve import Filters  # noqa: E402
 from qa.uploads import ALLOWED, corpus_files, delete_file, save_upload  # noqa: E402
+
+log = logging.getLogger(__name__)
 
 EXAMPLES = [
     "Who did Russia invite to Moscow?",
@@ -213,10 +216,15 @@ def read_auth_file(path: Path) -> list[tuple[str, str]]:
     return pairs
 
 
+_TITLES = {"QuestionError": "Question", "IndexMissingError": "No index", "LLMError": "LLM",
+           "CorpusError": "Articles", "ConfigError": "Settings", "IndexBusyError": "Busy",
+           "IndexError_": "Index", "ModelError": "Model"}
+
+
 def _ui_error(exc: QAError) -> gr.Error:
     if isinstance(exc, IndexMissingError) and "No index" in str(exc):
         return gr.Error(NO_INDEX.replace("**", ""), title="No index")
-    return gr.Error(str(exc), title=type(exc).__name__.replace("Error", " error").strip())
+    return gr.Error(str(exc), title=_TITLES.get(type(exc).__name__, "Error"))
 
 
 def _filters(sources: list[str] | None, since: str, until: str) -> Filters | None:
@@ -246,8 +254,8 @@ def build_ui(settings: Settings, engine: Engine | None = None) -> gr.Blocks:
     def article_rows(query: str = "") -> list[list[Any]]:
         try:
             rows = engine.articles()
-        except IndexMissingError:
-            return []
+        except QAError:
+            return []  # the status line says why
         q = (query or "").strip().lower()
         hits = [r for r in rows if q in r["title"].lower()] if q else rows
         return [[r["title"], r["date"], r["source"], r["chunks"], r["source_path"]]
@@ -256,7 +264,7 @@ def build_ui(settings: Settings, engine: Engine | None = None) -> gr.Blocks:
     def source_choices() -> list[str]:
         try:
             return sorted({r["source"] for r in engine.articles() if r["source"]})
-        except IndexMissingError:
+        except QAError:
             return []
 
     def refresh(query: str) -> tuple[Any, ...]:
@@ -291,8 +299,15 @@ def build_ui(settings: Settings, engine: Engine | None = None) -> gr.Blocks:
             shown = answer.citations or answer.passages[:3]
             for item in shown:
                 if item.article_id not in articles:
-                    articles[item.article_id] = engine.article(item.article_id)
-        except QAError as exc:
+                    try:
+                        articles[item.article_id] = engine.article(item.article_id)
+                    except QAError:
+                        pass  # removed by a rebuild meanwhile: the passage is still shown
+        except Exception as exc:  # noqa: BLE001 - whatever failed, the user gets a message
+            if not isinstance(exc, QAError):
+                log.exception("answering %r failed", question)
+                exc = QAError(f"Answering failed unexpectedly ({type(exc).__name__}: {exc}). "
+                              "Try again; if it persists, check the server log.")
             # Nothing is lost: the question goes back into the box, the chat says what failed.
             chat[-1] = {"role": "assistant", "content": f"⚠ {md_escape(str(exc))}"}
             yield chat, question, history, turns, gr.update()
@@ -311,9 +326,9 @@ def build_ui(settings: Settings, engine: Engine | None = None) -> gr.Blocks:
     def ask_api(question: str, top_k: int = settings.top_k, sources: list[str] | None = None,
                 since: str = "", until: str = "") -> dict[str, Any]:
         """Answer a question from the indexed articles with verified citations."""
+        k = max(1, min(50, int(top_k)))
         try:
-            answer = engine.ask(question, top_k=int(top_k), filters=_filters(sources, since,
-                                                                              until))
+            answer = engine.ask(question, top_k=k, filters=_filters(sources, since, until))
         except QAError as exc:
             raise _ui_error(exc) from exc
         return answer_json(answer)
@@ -483,6 +498,7 @@ def launch(demo: gr.Blocks, settings: Settings, host: str | None = None,
         auth=auth, auth_message="Sign in to ask questions about the articles." if auth else None,
         css=CSS, head=HEAD, theme=THEME, ssr_mode=False, quiet=True, prevent_thread_lock=True,
         footer_links=["api"], show_error=False, pwa=False, mcp_server=False,
+        max_file_size=settings.max_file_bytes,
     )
     if block:
         demo.block_thread()

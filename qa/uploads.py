@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from qa.corpus import SUFFIXES
 from qa.errors import CorpusError
 
-ALLOWED = (".txt", ".md", ".html", ".json", ".jsonl")
+ALLOWED = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl")
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,9 @@ def safe_name(name: str) -> str:
     stem = base[: -len(suffix)].strip(" .")
     if not stem:
         raise CorpusError(f"{name!r}: the file name is empty once unsafe characters are removed.")
-    return stem[:120] + suffix
+    while len((stem + suffix).encode("utf-8")) > 200:  # file systems allow 255 bytes
+        stem = stem[:-1]
+    return stem + suffix
 
 
 def save_upload(corpus_dir: Path, name: str, source: Path, max_bytes: int) -> Saved:
@@ -54,31 +58,37 @@ def save_upload(corpus_dir: Path, name: str, source: Path, max_bytes: int) -> Sa
     if target.resolve().parent != corpus or target.is_symlink():
         raise CorpusError(f"{name!r}: refusing to write outside the corpus folder.")
     replaced = target.exists()
-    tmp = corpus / f".{target_name}.upload"
-    shutil.copyfile(source, tmp)
-    tmp.replace(target)  # atomic: a rebuild never reads half a file
+    fd, tmp_name = tempfile.mkstemp(dir=corpus, prefix=".upload-")  # hidden: rebuilds skip it
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        shutil.copyfile(source, tmp)
+        os.chmod(tmp, 0o644)
+        tmp.replace(target)  # atomic: a rebuild never reads half a file
+    finally:
+        tmp.unlink(missing_ok=True)
     return Saved(target_name, replaced)
 
 
 def corpus_files(corpus_dir: Path) -> list[str]:
-    """Article files in the corpus folder (relative paths), sorted."""
+    """Article files in the corpus folder (relative paths), sorted. Symlinked folders are not
+    followed (no loops); hidden files and folders are left out."""
     root = corpus_dir.resolve()
-    if not root.is_dir():
-        return []
-    return sorted(
-        p.relative_to(root).as_posix()
-        for p in root.rglob("*")
-        if p.is_file() and p.suffix.lower() in SUFFIXES
-        and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    )
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for name in filenames:
+            if not name.startswith(".") and Path(name).suffix.lower() in SUFFIXES:
+                out.append((Path(dirpath) / name).relative_to(root).as_posix())
+    return sorted(out)
 
 
 def delete_file(corpus_dir: Path, rel: str) -> None:
     """Remove one article file (a path from corpus_files) from the corpus folder."""
     root = corpus_dir.resolve()
-    target = (root / rel).resolve()
-    if not target.is_relative_to(root) or target == root:
+    if rel not in corpus_files(corpus_dir):
+        raise CorpusError(f"{rel!r} is not an article file in the corpus folder.")
+    target = root / rel  # a symlink is removed itself, never what it points to
+    if not target.parent.resolve().is_relative_to(root):
         raise CorpusError(f"{rel!r} is not a file in the corpus folder.")
-    if not target.is_file():
-        raise CorpusError(f"{rel!r} is no longer in the corpus folder.")
     target.unlink()

@@ -118,6 +118,23 @@ def test_text_addressed_to_the_model_is_removed_from_the_prompt(hostile: str) ->
     assert "Wheat exports rose 12 percent" in out and "Maize was unchanged." in out
 
 
+@pytest.mark.parametrize("news", [
+    "The minister declined to answer any questions about the deal.",
+    "The new rules apply from January, the regulator said.",
+    "Lawmakers passed rules that override state law on data privacy.",
+    "The assistant has been sacked after the audit, the club said.",
+    "The model will now cost $30,000 in Europe.",
+    "AI should be regulated like medicine, the report argued.",
+    "Unions vowed to ignore the rules imposed by management.",
+    "The chatbot has been downloaded 10 million times.",
+    "Source: Reuters. The company said it would reply with a counter-offer.",
+])
+def test_ordinary_news_sentences_are_not_taken_for_injection(news: str) -> None:
+    from qa.answer import _defang
+
+    assert _defang(news) == news
+
+
 def test_real_articles_pass_through_the_injection_filter_unchanged() -> None:
     import json
 

@@ -88,6 +88,7 @@ def test_refusal_lists_the_closest_passages() -> None:
     ("../../etc/evil.txt", "evil.txt"),
     ("..\\..\\windows\\evil.md", "evil.md"),
     ("/abs/path/Report 2024.HTML", "Report 2024.html"),
+    ("記事" * 100 + ".txt", "記事" * 32 + "記.txt"),  # at most 200 bytes of UTF-8
     ("we<i>rd;name.jsonl", "we_i_rd_name.jsonl"),
 ])
 def test_safe_name_strips_folders_and_odd_characters(name: str, expected: str) -> None:
@@ -123,10 +124,12 @@ def test_save_upload_stays_in_the_corpus_and_enforces_the_size_limit(tmp_path: P
     assert corpus_files(corpus) == ["link.txt", "outside.txt"]
     delete_file(corpus, "outside.txt")
     assert corpus_files(corpus) == ["link.txt"]
-    for bad in ("../target.txt", "link.txt", "missing.txt", "."):
+    for bad in ("../target.txt", "missing.txt", ".", "/etc/passwd"):
         with pytest.raises(CorpusError):
             delete_file(corpus, bad)
-    assert (tmp_path / "target.txt").exists()
+    delete_file(corpus, "link.txt")  # removes the link, never what it points to
+    assert not (corpus / "link.txt").is_symlink() and (tmp_path / "target.txt").exists()
+    assert not list(corpus.glob(".upload-*"))  # no temporary files left behind
 
 
 def test_read_auth_file(tmp_path: Path) -> None:
