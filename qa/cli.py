@@ -188,14 +188,7 @@ def ask(question: str, corpus_dir: Path | None, index_dir: Path | None, chroma_u
         engine = Engine(settings)
         if as_json:
             answer = engine.ask(question, top_k=top_k, filters=filters)
-            keys = ("number", "article_id", "title", "url", "date", "source_path", "quote",
-                    "start", "end", "score")
-            click.echo(json.dumps({
-                "answer": answer.text,
-                "refused": answer.refused,
-                "citations": [{k: getattr(c, k) for k in keys} for c in answer.citations],
-                "seconds": round(answer.seconds, 3),
-            }, ensure_ascii=False))
+            click.echo(json.dumps(answer.public(), ensure_ascii=False))
             return
         answer = None
         streaming = sys.stdout.isatty()

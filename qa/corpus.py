@@ -51,7 +51,12 @@ def read_corpus(root: Path, max_file_bytes: int = 10_000_000) -> Iterator[Item]:
 def count_files(root: Path) -> int:
     """How many files a rebuild will visit (for a progress bar with an ETA)."""
     root = Path(root)
-    return sum(1 for p in _walk(root, root.resolve()) if isinstance(p, Path))
+    return sum(1 for _ in walk_files(root))
+
+
+def walk_files(root: Path) -> Iterator[Path]:
+    """Every file a rebuild visits under `root` (sorted, hidden ones left out)."""
+    return (p for p in _walk(root, root.resolve()) if isinstance(p, Path))
 
 
 def file_of(item: Item) -> str:

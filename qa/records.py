@@ -89,6 +89,17 @@ class Answer(_Record):
     evidence: float = 0.0  # share of the question the cited passages cover (idf-weighted)
     seconds: float = 0.0
 
+    def public(self) -> dict[str, Any]:
+        """The JSON shape of `qa ask --json` and the UI's /ask endpoint."""
+        keys = ("number", "article_id", "title", "url", "date", "source_path", "quote", "start",
+                "end", "score")
+        return {
+            "answer": self.text,
+            "refused": self.refused,
+            "citations": [{k: getattr(c, k) for k in keys} for c in self.citations],
+            "seconds": round(self.seconds, 3),
+        }
+
 
 @dataclass
 class RebuildSummary(_Record):

@@ -331,7 +331,7 @@ def build_ui(settings: Settings, engine: Engine | None = None) -> gr.Blocks:
             answer = engine.ask(question, top_k=k, filters=_filters(sources, since, until))
         except QAError as exc:
             raise _ui_error(exc) from exc
-        return answer_json(answer)
+        return answer.public()
 
     # --- articles and the index ---
 
@@ -465,17 +465,6 @@ def build_ui(settings: Settings, engine: Engine | None = None) -> gr.Blocks:
         gr.api(ask_api, api_name="ask", concurrency_limit=1, concurrency_id="llm")
     demo.queue(default_concurrency_limit=4)
     return demo
-
-
-def answer_json(answer: Answer) -> dict[str, Any]:
-    keys = ("number", "article_id", "title", "url", "date", "source_path", "quote", "start",
-            "end", "score")
-    return {
-        "answer": answer.text,
-        "refused": answer.refused,
-        "citations": [{k: getattr(c, k) for k in keys} for c in answer.citations],
-        "seconds": round(answer.seconds, 3),
-    }
 
 
 def summary_markdown(s: RebuildSummary) -> str:

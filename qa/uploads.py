@@ -9,7 +9,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.corpus import SUFFIXES
+from qa.corpus import SUFFIXES, walk_files
 from qa.errors import CorpusError
 
 ALLOWED = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl")
@@ -71,16 +71,13 @@ def save_upload(corpus_dir: Path, name: str, source: Path, max_bytes: int) -> Sa
 
 
 def corpus_files(corpus_dir: Path) -> list[str]:
-    """Article files in the corpus folder (relative paths), sorted. Symlinked folders are not
-    followed (no loops); hidden files and folders are left out."""
+    """Article files in the corpus folder (relative paths), sorted: the files a rebuild visits
+    (no hidden files, symlinked folders not followed)."""
     root = corpus_dir.resolve()
-    out = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        for name in filenames:
-            if not name.startswith(".") and Path(name).suffix.lower() in SUFFIXES:
-                out.append((Path(dirpath) / name).relative_to(root).as_posix())
-    return sorted(out)
+    if not root.is_dir():
+        return []
+    return sorted(p.relative_to(root).as_posix() for p in walk_files(root)
+                  if p.suffix.lower() in SUFFIXES)
 
 
 def delete_file(corpus_dir: Path, rel: str) -> None:
