@@ -71,7 +71,7 @@ def main() -> None:
         corpus = tmp_path / "corpus"
         write_corpus(corpus, args.articles)
         settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
-        embedder = Embedder(settings.embed_model, settings.embed_batch_size)
+        embedder = Embedder.from_settings(settings)
         # Load the model and import the index's libraries once, outside every timing: they are
         # start-up costs (see the cold-start benchmark), not ingestion throughput.
         embedder.model  # noqa: B018

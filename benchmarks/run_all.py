@@ -1,7 +1,7 @@
 """`make bench`: every benchmark in its own process, then one table of figures and targets.
 
 Speed figures are ratios against baselines measured in the same run; absolute times are shown
-for context. Runs in about 12 minutes on 2 cores. The 20,000-article rebuild memory run takes
+for context. Runs in about 13 minutes on 2 cores. The 20,000-article rebuild memory run takes
 ~23 minutes on its own (`make bench-memory`); its last result is shown, marked as stored.
 """
 
@@ -28,10 +28,12 @@ def run(script: str, *args: str) -> None:
 
 def main() -> None:
     run("ingest.py", "--articles", "1000", "--memory-articles", "0")
+    run("embed_int8.py")
     run("retrieve.py")
     run("answer.py")
     run("startup.py")
     ing = json.loads((RESULTS / "ingest.json").read_text())
+    i8 = json.loads((RESULTS / "embed_int8.json").read_text())
     ret = json.loads((RESULTS / "retrieve.json").read_text())
     ans = json.loads((RESULTS / "answer.json").read_text())
     sta = json.loads((RESULTS / "startup.json").read_text())
@@ -40,7 +42,17 @@ def main() -> None:
         ("ingest", f"{ing['ingest']['ratio']:.2f}", ">= 0.90",
          f"{ing['ingest']['rebuild_chunks_per_s']} vs {ing['ingest']['raw_encode_chunks_per_s']}"
          " chunks/s", ing["ingest"]["ratio"] >= 0.90),
-        ("ingest-int8", "not built", ">= 1.8x", "no ONNX int8 backend yet", False),
+        ("ingest-int8", f"{i8['speed']['ratio']:.2f}x", ">= 1.8x",
+         f"{i8['speed']['onnx_int8_chunks_per_s']} vs fp32 {i8['speed']['torch_fp32_chunks_per_s']}"
+         f" chunks/s; qa rebuild --full with it: {i8['speed']['rebuild_int8_chunks_per_s']} "
+         "chunks/s", i8["speed"]["ratio"] >= 1.8),
+        ("int8 recall@5", f"{i8['dev_eval']['recall_at_5_diff']:+.3f}", "|diff| <= 0.01",
+         f"qa eval --retrieval-only on dev: fp32 {i8['dev_eval']['torch']['recall_at_k']}, int8 "
+         f"{i8['dev_eval']['onnx-int8']['recall_at_k']}; harder probe ({i8['probe']['queries']} "
+         f"queries, 1k articles): fp32 {i8['probe']['recall_at_5_fp32']}, int8 "
+         f"{i8['probe']['recall_at_5_int8']}; cosine to fp32 mean "
+         f"{i8['vectors']['cosine_to_fp32_mean']}, min {i8['vectors']['cosine_to_fp32_min']}",
+         abs(i8["dev_eval"]["recall_at_5_diff"]) <= 0.01),
         ("no-change", f"{ing['no_change']['ratio']:.4f}", "<= 0.02",
          f"{ing['no_change']['seconds']} s", ing["no_change"]["ratio"] <= 0.02),
         ("one-change", f"{ing['one_change']['ratio']:.4f}", "<= 0.02",

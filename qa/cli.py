@@ -212,8 +212,10 @@ def ask(question: str, corpus_dir: Path | None, index_dir: Path | None, chroma_u
 @click.option("--show", default=8, show_default=True, help="Worst failures to list.")
 @click.option("--questions", "questions_file", type=click.Path(exists=True, dir_okay=False,
               path_type=Path), help="Ask these questions instead of DIR/questions.jsonl.")
+@click.option("--retrieval-only", is_flag=True,
+              help="Score retrieval only (recall@k, recall@1, MRR); no language model.")
 def eval_cmd(directory: Path, top_k: int | None, as_json: bool, show: int,
-             questions_file: Path | None) -> None:
+             questions_file: Path | None, retrieval_only: bool) -> None:
     """Score answers on a QA set (articles.jsonl + questions.jsonl) in a temporary index."""
 
     def go() -> None:
@@ -226,9 +228,17 @@ def eval_cmd(directory: Path, top_k: int | None, as_json: bool, show: int,
                 click.echo(f"\r{i}/{n} questions", nl=False, err=True)
 
         report = run_eval(directory, settings, top_k=top_k, progress=progress,
-                          questions_file=questions_file)
+                          questions_file=questions_file, retrieval_only=retrieval_only)
         if as_json:
             click.echo(json.dumps(report, ensure_ascii=False))
+            return
+        if retrieval_only:
+            click.echo("")
+            for k in ("n", "answerable", "recall_at_k", "recall_at_1", "mrr", "latency_p50"):
+                click.echo(f"{k:<27} {report[k]}")
+            missed = [q for q in report["questions"] if q["answerable"] and not q["recall_hit"]]
+            for q in missed[:show]:
+                click.echo(f"- missed: {q['question']}  (gold {q['gold_articles'][:2]})")
             return
         keys = ("n", "recall_at_k", "answer_accuracy", "answer_f1", "citation_precision",
                 "refusal_rate_unanswerable", "false_refusal_rate", "latency_p50", "latency_p95")

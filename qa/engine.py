@@ -55,7 +55,7 @@ class Engine:
     def embedder(self) -> Embedder:
         with self._locks["embedder"]:
             if self._embedder is None:
-                self._embedder = Embedder(self.settings.embed_model, self.settings.embed_batch_size)
+                self._embedder = Embedder.from_settings(self.settings)
             return self._embedder
 
     @property

@@ -86,9 +86,13 @@ def run_eval(
     progress: Callable[[int, int], None] | None = None,
     questions_file: Path | None = None,
     select: Callable[[dict[str, Any]], bool] | None = None,
+    retrieval_only: bool = False,
 ) -> dict[str, Any]:
     """Index DIR/articles.jsonl into a temporary index (never the user's) and ask every question
-    (of DIR/questions.jsonl, or `questions_file`; only those `select` keeps)."""
+    (of DIR/questions.jsonl, or `questions_file`; only those `select` keeps).
+
+    retrieval_only: score retrieval alone (recall@k, MRR) without loading the language model.
+    """
     from qa.engine import Engine
 
     directory = Path(directory)
@@ -106,10 +110,10 @@ def run_eval(
         engine.rebuild()
         records = []
         for i, q in enumerate(questions):
-            records.append(_ask_one(engine, q, k))
+            records.append(_retrieve_one(engine, q, k) if retrieval_only else _ask_one(engine, q, k))
             if progress:
                 progress(i + 1, len(questions))
-    return summarize(records)
+    return summarize_retrieval(records) if retrieval_only else summarize(records)
 
 
 def _record_id(article_id: str) -> str:
@@ -137,6 +141,34 @@ def _ask_one(engine: Any, q: dict[str, Any], k: int) -> dict[str, Any]:
         "recall_hit": bool(gold & set(retrieved[:k])),
         "correct": (not a.refused) and is_correct(text, q["answers"]),
         "f1": 0.0 if a.refused else max((token_f1(text, g) for g in q["answers"]), default=0.0),
+    }
+
+
+def _retrieve_one(engine: Any, q: dict[str, Any], k: int) -> dict[str, Any]:
+    import time
+
+    t0 = time.perf_counter()
+    passages = engine.retrieve(q["question"], top_k=k)
+    seconds = time.perf_counter() - t0
+    retrieved = [_record_id(p.article_id) for p in passages]
+    gold = set(q["gold_articles"])
+    rank = next((i + 1 for i, a in enumerate(retrieved) if a in gold), 0)
+    return {**q, "retrieved": retrieved, "gold_rank": rank, "recall_hit": rank > 0,
+            "top_score": passages[0].score if passages else 0.0, "seconds": round(seconds, 4)}
+
+
+def summarize_retrieval(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Retrieval scores over the answerable questions (those with gold articles)."""
+    ans = [r for r in records if r["answerable"] and r["gold_articles"]]
+    n = len(ans)
+    return {
+        "n": len(records),
+        "answerable": n,
+        "recall_at_k": round(sum(r["recall_hit"] for r in ans) / n, 4) if n else 0.0,
+        "recall_at_1": round(sum(r["gold_rank"] == 1 for r in ans) / n, 4) if n else 0.0,
+        "mrr": round(sum(1 / r["gold_rank"] for r in ans if r["gold_rank"]) / n, 4) if n else 0.0,
+        "latency_p50": round(_pct([r["seconds"] for r in records], 0.5), 4),
+        "questions": records,
     }
 
 

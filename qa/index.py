@@ -16,7 +16,7 @@ from typing import Any
 from qa.chunking import Chunker
 from qa.config import Settings
 from qa.corpus import Warned, count_files, date_int, file_of, read_corpus
-from qa.embed import Embedder
+from qa.embed import Embedder, backend_hint
 from qa.errors import ConfigError, CorpusError, IndexBusyError, IndexError_
 from qa.records import Article, Chunk, RebuildSummary, Skipped
 from qa.store import ALIVE, Store, live
@@ -174,7 +174,7 @@ def _rebuild(
     t0: float,
 ) -> RebuildSummary:
     emit: Progress = progress or (lambda event, data: None)
-    embedder = embedder or Embedder(settings.embed_model, settings.embed_batch_size)
+    embedder = embedder or Embedder.from_settings(settings)
     store = Store(settings)
     state = store.read_state()
     gen = state.generation if state else 0
@@ -187,7 +187,8 @@ def _rebuild(
         raise ConfigError(
             f"The index was built with {state.embed_model} (chunks {state.chunk_size}/"
             f"{state.chunk_overlap}) but the settings now say {embedder.name} "
-            f"({settings.chunk_size}/{settings.chunk_overlap}); run `qa rebuild --full`."
+            f"({settings.chunk_size}/{settings.chunk_overlap}): "
+            f"{backend_hint(state.embed_model, embedder.name)}."
         )
 
     if state is None or not state.clean:

@@ -126,9 +126,11 @@ class Retriever:
         import numpy as np
 
         k = top_k or self.settings.top_k
-        gen = self.store.require_state().generation
+        state = self.store.require_state()
+        embedder = self.embedder.for_index(state.embed_model)
+        gen = state.generation
         pool = max(4 * k, 20)
-        qvec = np.asarray(self.embedder.encode_query(query), dtype=np.float32)
+        qvec = np.asarray(embedder.encode_query(query), dtype=np.float32)
         col = self.store.collection("chunks")
         dense_ids = self._dense(col, qvec.tolist(), pool, gen, filters)
 

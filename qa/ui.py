@@ -499,7 +499,8 @@ def warm_up(engine: Engine) -> threading.Thread:
 
     def go() -> None:
         try:
-            engine.embedder.encode_query("warm up")
+            state = engine.store.read_state()
+            engine.embedder.for_index(state.embed_model if state else "").encode_query("warm up")
             _ = engine.llm
         except QAError:
             pass  # reported when a question needs it

@@ -1,0 +1,167 @@
+"""The `onnx-int8` embedding backend: the local sentence-transformers model exported to ONNX with
+`torch.onnx.export`, its MatMul weights quantized to int8 per channel with onnxruntime's
+`quantize_dynamic`, and run by onnxruntime with the model's own pooling.
+
+Nothing is downloaded: the export reads the local model folder once and is cached in the models
+folder under a key made from the model files and the recipe, so a changed model is re-exported.
+Only the export needs torch (and the `onnx` package); encoding needs onnxruntime and the tokenizer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+from qa.errors import ModelError
+
+# Bump when the export or quantization recipe changes: cached exports are then redone.
+RECIPE = "minilm-int8-v1"
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def pooling_mode(model_dir: Path) -> str:
+    """'mean' or 'cls', from the sentence-transformers module list; anything else is refused."""
+    modules_file = model_dir / "modules.json"
+    modules = json.loads(modules_file.read_text()) if modules_file.is_file() else []
+    kinds = [m.get("type", "").rsplit(".", 1)[-1] for m in modules]
+    extra = [k for k in kinds if k not in ("Transformer", "Pooling", "Normalize")]
+    if extra:
+        raise ModelError(
+            f"The onnx-int8 embedding backend cannot run {model_dir} (it has {', '.join(extra)} "
+            "layers); set QA_EMBED_BACKEND=torch."
+        )
+    pooling_dir = next((model_dir / m["path"] for m in modules
+                        if m.get("type", "").endswith("Pooling")), model_dir / "1_Pooling")
+    cfg_file = pooling_dir / "config.json"
+    cfg = json.loads(cfg_file.read_text()) if cfg_file.is_file() else {"pooling_mode_mean_tokens": True}
+    modes = [k for k, v in cfg.items() if k.startswith("pooling_mode") and v]
+    if modes == ["pooling_mode_mean_tokens"]:
+        return "mean"
+    if modes == ["pooling_mode_cls_token"]:
+        return "cls"
+    raise ModelError(
+        f"The onnx-int8 embedding backend supports mean or CLS pooling, not {modes} "
+        f"({cfg_file}); set QA_EMBED_BACKEND=torch."
+    )
+
+
+def cache_key(model_dir: Path) -> str:
+    """Changes when any model file or the recipe changes (sizes and mtimes; no 90 MB hashing)."""
+    import onnxruntime
+
+    h = hashlib.sha256(f"{RECIPE}|{onnxruntime.__version__}".encode())
+    for f in sorted(p for p in model_dir.rglob("*") if p.is_file()):
+        st = f.stat()
+        h.update(f"{f.relative_to(model_dir)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def export_int8(model_dir: Path, target: Path) -> None:
+    """Export `model_dir`'s transformer to ONNX and write its int8 quantization to `target`."""
+    try:
+        import torch
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+        from transformers import AutoModel, AutoTokenizer
+    except ImportError as exc:
+        raise ModelError(
+            f"Building the onnx-int8 embedding model needs torch and onnx ({exc}): "
+            "pip install onnx, or set QA_EMBED_BACKEND=torch."
+        ) from exc
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    model = AutoModel.from_pretrained(str(model_dir)).eval()
+    # Two texts of different lengths, so the traced graph sees padding.
+    sample = tokenizer(["An example sentence to trace the model with.", "Short one."],
+                       padding=True, return_tensors="pt")
+    names = [n for n in _INPUTS if n in sample]
+
+    class Hidden(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, *args: Any) -> Any:
+            return self.inner(**dict(zip(names, args, strict=True))).last_hidden_state
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".export-") as tmp:
+        fp32 = Path(tmp) / "model.onnx"
+        axes = {n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]}
+        # The tracer warns about shape-dependent Python branches (all fixed for BERT-style
+        # models: the mask always matches the input) and the quantizer logs advice to the root
+        # logger; library code does not print, so both are silenced for the export.
+        logging.disable(logging.WARNING)
+        try:
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                torch.onnx.export(Hidden(model), tuple(sample[n] for n in names), str(fp32),
+                                  input_names=names, output_names=["last_hidden_state"],
+                                  dynamic_axes=axes, opset_version=17, dynamo=False)
+                int8 = Path(tmp) / "model.int8.onnx"
+                # Per-channel int8 weights on the MatMuls only: per-tensor weights (and a
+                # quantized embedding table) drift to cosine ~0.90 from fp32; this stays ~0.98+.
+                quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8,
+                                 per_channel=True, op_types_to_quantize=["MatMul"])
+        except Exception as exc:  # the exporter and quantizer raise many kinds
+            raise ModelError(f"Cannot export {model_dir} to ONNX int8: {exc}; "
+                             "set QA_EMBED_BACKEND=torch.") from exc
+        finally:
+            logging.disable(logging.NOTSET)
+        os.replace(int8, target)  # atomic: a concurrent export writes the same bytes
+
+
+class OnnxEncoder:
+    """Encodes texts to unit vectors with the int8 ONNX model (exported on first use)."""
+
+    def __init__(self, model_dir: Path, cache_dir: Path, tokenizer: Any, max_tokens: int,
+                 batch_size: int) -> None:
+        self.pooling = pooling_mode(model_dir)
+        self.path = cache_dir / "onnx" / f"{model_dir.name}-{cache_key(model_dir)}.int8.onnx"
+        if not self.path.is_file():
+            export_int8(model_dir, self.path)
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # errors only: library code does not print
+        # onnxruntime's default is one thread per *physical* core, which is one on some 2-vCPU
+        # machines; use every CPU this process may run on (as torch does).
+        options.intra_op_num_threads = len(os.sched_getaffinity(0))
+        try:
+            self.session = ort.InferenceSession(str(self.path), options,
+                                                providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            raise ModelError(f"Cannot load the ONNX embedding model {self.path} ({exc}); "
+                             "delete it to have it rebuilt.") from exc
+        self.inputs = [i.name for i in self.session.get_inputs()]
+        self.tokenizer = tokenizer
+        self.max_tokens = max_tokens
+        self.batch_size = batch_size
+
+    def encode(self, texts: list[str]) -> Any:
+        import numpy as np
+
+        out = np.zeros((len(texts), 0), dtype=np.float32)
+        # Longest first, as sentence-transformers does: batches of similar length pad little.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        for start in range(0, len(texts), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            enc = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
+                                 max_length=self.max_tokens, return_tensors="np")
+            feed = {n: enc[n].astype(np.int64) for n in self.inputs}
+            hidden = self.session.run(None, feed)[0]
+            if self.pooling == "cls":
+                vecs = hidden[:, 0]
+            else:
+                mask = enc["attention_mask"][..., None].astype(np.float32)
+                vecs = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
+            vecs = vecs / np.clip(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12, None)
+            if out.shape[1] == 0:
+                out = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
+            out[idx] = vecs
+        return out

@@ -1,0 +1,169 @@
+"""The onnx-int8 embedding backend: local export, quality against fp32, and an index that never
+mixes vectors from two backends."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa import rebuild
+from qa.errors import ConfigError, ModelError
+from qa.retrieve import Retriever
+from qa.store import Store
+from tests.conftest import DEV, SEED_QUESTION, dev_articles
+from tests.helpers import assert_index_matches_corpus
+from tests.test_cli import qa
+
+
+@pytest.fixture(scope="session")
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One export for the whole session (it takes a few seconds)."""
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def int8(onnx_cache: Path):
+    from qa.embed import Embedder
+
+    return Embedder(backend="onnx-int8", cache_dir=onnx_cache)
+
+
+@pytest.fixture
+def int8_settings(settings, onnx_cache: Path):
+    return settings.model_copy(update={"embed_backend": "onnx-int8", "model_cache_dir": onnx_cache})
+
+
+def test_export_is_local_cached_and_close_to_fp32(int8, embedder, onnx_cache, monkeypatch) -> None:
+    texts = [f"{a['title']}. {a['text'][:900]}" for a in dev_articles(40)]
+    got = int8.encode(texts)
+    want = embedder.encode(texts)
+    assert got.shape == want.shape == (40, 384)
+    assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-4)
+    cos = (got * want).sum(axis=1)
+    assert cos.min() > 0.97, cos.min()  # per-channel int8 keeps every vector close to fp32
+    # Dynamic quantization scales activations per batch, so a text's vector moves a little with
+    # its batch-mates, never far.
+    assert float(int8.encode([texts[3]])[0] @ got[3]) > 0.99
+    exported = list((onnx_cache / "onnx").glob("*.int8.onnx"))
+    assert len(exported) == 1 and not list((onnx_cache / "onnx").glob(".export-*"))
+
+    # A second embedder reuses the export instead of making another.
+    from qa import onnx_embed
+    from qa.embed import Embedder
+
+    monkeypatch.setattr(onnx_embed, "export_int8", lambda *a: pytest.fail("re-exported"))
+    again = Embedder(backend="onnx-int8", cache_dir=onnx_cache)
+    assert np.allclose(again.encode([texts[0]]), int8.encode([texts[0]]), atol=1e-6)
+
+
+def test_int8_index_answers_the_seed_and_records_its_backend(int8_settings, int8) -> None:
+    s = rebuild(int8_settings, embedder=int8)
+    assert s.added == 1
+    state = Store(int8_settings).require_state()
+    assert state.embed_model == "sentence-transformers/all-MiniLM-L6-v2:onnx-int8"
+    top = Retriever(int8_settings, Store(int8_settings), int8).retrieve(SEED_QUESTION, top_k=1)
+    assert "invite opposition representatives" in top[0].text
+    assert_index_matches_corpus(int8_settings, int8)
+
+
+def test_switching_backend_demands_a_full_rebuild(int8_settings, int8, embedder,
+                                                  corpus_dir) -> None:
+    rebuild(int8_settings, embedder=int8)
+    torch_settings = int8_settings.model_copy(update={"embed_backend": "torch"})
+    (corpus_dir / "new.txt").write_text("Amberline Shipping\n\nAmberline bought four ferries.\n")
+    with pytest.raises(ConfigError, match=r"rebuild --full.*QA_EMBED_BACKEND=onnx-int8"):
+        rebuild(torch_settings, embedder=embedder)
+    store = Store(int8_settings)
+    assert store.require_state().generation == 1  # nothing was written
+    assert store.require_state().embed_model.endswith(":onnx-int8")
+
+    # Questions still work: they are embedded with the index's backend, whatever the setting.
+    r = Retriever(torch_settings, Store(torch_settings), embedder)
+    top = r.retrieve(SEED_QUESTION, top_k=1)
+    assert "invite opposition representatives" in top[0].text
+    assert embedder.for_index(store.require_state().embed_model).backend == "onnx-int8"
+
+    s = rebuild(torch_settings, full=True, embedder=embedder)
+    assert s.chunks > 0 and s.embedded == s.chunks  # every article re-embedded
+    assert Store(torch_settings).require_state().embed_model.endswith(":torch-fp32")
+    assert_index_matches_corpus(torch_settings, embedder)
+
+
+def test_another_model_is_refused_for_questions(embedder) -> None:
+    with pytest.raises(ConfigError, match="rebuild --full"):
+        embedder.for_index("/somewhere/other-model:torch-fp32")
+    assert embedder.for_index(embedder.name) is embedder
+
+
+def test_unsupported_pooling_is_a_clear_error(tmp_path) -> None:
+    from qa.embed import resolve_model_path
+    from qa.onnx_embed import pooling_mode
+
+    bundled = resolve_model_path(None)
+    assert pooling_mode(bundled) == "mean"
+    model = tmp_path / "model"
+    shutil.copytree(bundled, model)
+    modules = json.loads((model / "modules.json").read_text())
+    (model / "modules.json").write_text(json.dumps(
+        [*modules, {"idx": 9, "name": "9", "path": "2_Dense", "type": "sentence_transformers.models.Dense"}]))
+    with pytest.raises(ModelError, match="QA_EMBED_BACKEND=torch"):
+        pooling_mode(model)
+    (model / "modules.json").write_text(json.dumps(modules))
+    cfg = json.loads((model / "1_Pooling" / "config.json").read_text())
+    cfg.update(pooling_mode_mean_tokens=False, pooling_mode_cls_token=True)
+    (model / "1_Pooling" / "config.json").write_text(json.dumps(cfg))
+    assert pooling_mode(model) == "cls"
+    cfg.update(pooling_mode_max_tokens=True)
+    (model / "1_Pooling" / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelError, match="mean or CLS"):
+        pooling_mode(model)
+
+
+def test_cli_backend_switch_message(tmp_path, corpus_dir, onnx_cache) -> None:
+    ix = str(tmp_path / "ix")
+    env = {"QA_EMBED_BACKEND": "onnx-int8", "QA_MODEL_CACHE_DIR": str(onnx_cache)}
+    out = qa("rebuild", "--corpus", str(corpus_dir), "--index", ix, "--json", env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.strip() == ""  # the export prints nothing (no tracer or quantizer chatter)
+    out = qa("rebuild", "--corpus", str(corpus_dir), "--index", ix,
+             env={"QA_MODEL_CACHE_DIR": str(onnx_cache)})
+    assert out.returncode != 0
+    assert "qa rebuild --full" in out.stderr and "QA_EMBED_BACKEND=onnx-int8" in out.stderr
+    assert "Traceback" not in out.stderr
+    out = qa("stats", "--index", ix, "--json", env={"QA_MODEL_CACHE_DIR": str(onnx_cache)})
+    assert json.loads(out.stdout)["embedding_model"].endswith(":onnx-int8")
+
+
+@pytest.mark.skipif(not DEV.is_dir(), reason="needs ../shared/eval/dev")
+def test_retrieval_only_eval_recall_matches_fp32(onnx_cache) -> None:
+    """The quality bound of the backend: dev recall@5 within 0.01 of fp32 (qa eval)."""
+    from qa import Settings
+    from qa.eval import run_eval
+
+    scores = {}
+    for backend in ("torch", "onnx-int8"):
+        r = run_eval(DEV, Settings(embed_backend=backend, model_cache_dir=onnx_cache),
+                     retrieval_only=True)
+        assert r["answerable"] > 20 and len(r["questions"]) == r["n"]
+        scores[backend] = r["recall_at_k"]
+    assert abs(scores["onnx-int8"] - scores["torch"]) <= 0.01, scores
+    assert scores["torch"] >= 0.9
+
+
+def test_env_selects_backend(monkeypatch) -> None:
+    from qa import Settings
+    from qa.embed import Embedder
+
+    monkeypatch.setenv("QA_EMBED_BACKEND", "onnx-int8")
+    assert Embedder.from_settings(Settings()).name.endswith(":onnx-int8")
+    monkeypatch.setenv("QA_EMBED_BACKEND", "fp16")
+    from qa.config import load_settings
+
+    with pytest.raises(ConfigError, match="embed_backend"):
+        load_settings()
+    assert os.environ["QA_EMBED_BACKEND"] == "fp16"
