@@ -63,7 +63,48 @@ def cache_key(model_dir: Path) -> str:
 
 
 def export_int8(model_dir: Path, target: Path) -> None:
-    """Export `model_dir`'s transformer to ONNX and write its int8 quantization to `target`."""
+    """Export `model_dir`'s transformer to ONNX and write its int8 quantization to `target`.
+
+    The work runs in a child process whose working folder is a scratch folder: onnxruntime's
+    quantizer writes shape-inference files (`sym_shape_infer_temp.onnx`, a `<uuid>.data` of the
+    weights) into the current folder, and changing a server's folder under its other threads is
+    not safe. The child also keeps torch out of a process that only needs onnxruntime.
+    """
+    import subprocess
+    import sys
+
+    target = target.absolute()  # the child runs in another folder
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".export-") as tmp:
+        out = Path(tmp) / "model.int8.onnx"
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "qa.onnx_embed", str(model_dir.resolve()), str(out)],
+                cwd=tmp, capture_output=True, text=True, timeout=EXPORT_TIMEOUT_S,
+                env={**os.environ, "PYTHONPATH": _package_root()},
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise ModelError(f"Exporting {model_dir} to ONNX int8 took over "
+                             f"{EXPORT_TIMEOUT_S} s; set QA_EMBED_BACKEND=torch.") from exc
+        if proc.returncode != 0 or not out.is_file():
+            lines = (proc.stderr or proc.stdout).strip().splitlines()
+            reason = lines[-1] if lines else f"exit code {proc.returncode}"
+            raise ModelError(f"Cannot export {model_dir} to ONNX int8: {reason}; "
+                             "set QA_EMBED_BACKEND=torch.")
+        os.replace(out, target)  # atomic: a concurrent export writes the same bytes
+
+
+EXPORT_TIMEOUT_S = 900
+
+
+def _package_root() -> str:
+    """PYTHONPATH for the child: the folder holding this `qa` package, then the parent's path."""
+    root = str(Path(__file__).resolve().parent.parent)
+    return os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+
+
+def _export(model_dir: Path, out: Path) -> None:
+    """The export itself (run by `python -m qa.onnx_embed MODEL_DIR OUT` in a scratch folder)."""
     try:
         import torch
         from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -89,31 +130,20 @@ def export_int8(model_dir: Path, target: Path) -> None:
         def forward(self, *args: Any) -> Any:
             return self.inner(**dict(zip(names, args, strict=True))).last_hidden_state
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".export-") as tmp:
-        fp32 = Path(tmp) / "model.onnx"
-        axes = {n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]}
-        # The tracer warns about shape-dependent Python branches (all fixed for BERT-style
-        # models: the mask always matches the input) and the quantizer logs advice to the root
-        # logger; library code does not print, so both are silenced for the export.
-        logging.disable(logging.WARNING)
-        try:
-            with torch.no_grad(), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                torch.onnx.export(Hidden(model), tuple(sample[n] for n in names), str(fp32),
-                                  input_names=names, output_names=["last_hidden_state"],
-                                  dynamic_axes=axes, opset_version=17, dynamo=False)
-                int8 = Path(tmp) / "model.int8.onnx"
-                # Per-channel int8 weights on the MatMuls only: per-tensor weights (and a
-                # quantized embedding table) drift to cosine ~0.90 from fp32; this stays ~0.98+.
-                quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8,
-                                 per_channel=True, op_types_to_quantize=["MatMul"])
-        except Exception as exc:  # the exporter and quantizer raise many kinds
-            raise ModelError(f"Cannot export {model_dir} to ONNX int8: {exc}; "
-                             "set QA_EMBED_BACKEND=torch.") from exc
-        finally:
-            logging.disable(logging.NOTSET)
-        os.replace(int8, target)  # atomic: a concurrent export writes the same bytes
+    fp32 = out.parent / "model.fp32.onnx"
+    axes = {n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]}
+    # The tracer warns about shape-dependent Python branches (all fixed for BERT-style models:
+    # the mask always matches the input) and the quantizer logs advice to the root logger.
+    logging.disable(logging.WARNING)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Hidden(model), tuple(sample[n] for n in names), str(fp32),
+                          input_names=names, output_names=["last_hidden_state"],
+                          dynamic_axes=axes, opset_version=17, dynamo=False)
+        # Per-channel int8 weights on the MatMuls only: per-tensor weights (and a quantized
+        # embedding table) drift to cosine ~0.90 from fp32; this stays ~0.98+.
+        quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8,
+                         per_channel=True, op_types_to_quantize=["MatMul"])
 
 
 class OnnxEncoder:
@@ -165,3 +195,15 @@ class OnnxEncoder:
                 out = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
             out[idx] = vecs
         return out
+
+
+if __name__ == "__main__":
+    import sys
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        _export(Path(sys.argv[1]), Path(sys.argv[2]))
+    except Exception as exc:  # noqa: BLE001 - the parent reports the last line
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        sys.exit(1)

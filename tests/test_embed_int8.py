@@ -61,6 +61,32 @@ def test_export_is_local_cached_and_close_to_fp32(int8, embedder, onnx_cache, mo
     assert np.allclose(again.encode([texts[0]]), int8.encode([texts[0]]), atol=1e-6)
 
 
+def test_export_leaves_the_working_folder_clean(tmp_path, monkeypatch) -> None:
+    """onnxruntime's quantizer drops `sym_shape_infer_temp.onnx` and a 90 MB `<uuid>.data` into
+    the current folder; the export runs in a scratch folder so nothing lands where qa runs."""
+    from qa.embed import resolve_model_path
+    from qa.onnx_embed import export_int8
+
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    target = tmp_path / "models" / "m.int8.onnx"
+    export_int8(resolve_model_path(None), target)
+    assert target.is_file() and target.stat().st_size > 10_000_000
+    assert sorted(p.name for p in work.iterdir()) == []
+    assert [p.name for p in target.parent.iterdir()] == ["m.int8.onnx"]
+
+
+def test_export_failure_is_a_clear_error(tmp_path) -> None:
+    from qa.onnx_embed import export_int8
+
+    model = tmp_path / "not-a-model"
+    model.mkdir()
+    with pytest.raises(ModelError, match=r"Cannot export .*QA_EMBED_BACKEND=torch"):
+        export_int8(model, tmp_path / "models" / "m.int8.onnx")
+    assert list((tmp_path / "models").iterdir()) == []
+
+
 def test_int8_index_answers_the_seed_and_records_its_backend(int8_settings, int8) -> None:
     s = rebuild(int8_settings, embedder=int8)
     assert s.added == 1
