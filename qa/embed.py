@@ -99,6 +99,10 @@ class Embedder:
 
     @cached_property
     def tokenizer(self) -> Any:
+        return self.new_tokenizer()
+
+    def new_tokenizer(self) -> Any:
+        """A tokenizer instance of its own, for another thread (fast tokenizers are not shared)."""
         from transformers import AutoTokenizer
 
         _quiet_transformers()

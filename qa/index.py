@@ -202,7 +202,6 @@ def _rebuild(
     emit("start", {"existing": len(existing), "files": count_files(corpus) if progress else 0})
     log.info("stage=read generation=%d existing=%d", gen, len(existing))
 
-    chunker: Chunker | None = None
     seen: set[str] = set()
     retire: list[str] = []
     batch = _Batch()
@@ -227,9 +226,14 @@ def _rebuild(
         pending = writer.submit(_write_batch, store, items, vectors, new_gen, emit)
         summary.embedded += n
 
+    # Reading and chunking run in a thread ahead of the embedding (torch and onnxruntime release
+    # the GIL while they compute), so the embedder never waits for the next batch.
+    def needs_chunks(article: Article) -> bool:
+        return full or existing.get(article.id) != article.content_hash
+
     current_file = None
     try:
-        for item in read_corpus(corpus, settings.max_file_bytes):
+        for item, chunks in _prepared(corpus, settings, embedder, needs_chunks):
             if file_of(item) != current_file:
                 current_file = file_of(item)
                 emit("file", {"path": current_file})
@@ -248,7 +252,7 @@ def _rebuild(
                 continue
             seen.add(article.id)
             old_hash = existing.get(article.id)
-            if old_hash == article.content_hash and not full:
+            if chunks is None:
                 summary.unchanged += 1
                 emit("article", {"status": "unchanged"})
                 continue
@@ -257,14 +261,11 @@ def _rebuild(
             else:
                 summary.updated += 1
                 retire.append(article.id)
-            if chunker is None:
-                chunker = Chunker(embedder.tokenizer, embedder.max_tokens,
-                                  settings.chunk_size, settings.chunk_overlap)
-            chunks = chunker.split(article)
             batch.articles.append((article, chunks))
             batch.n_chunks += len(chunks)
             emit("article", {"status": "changed", "chunks": len(chunks)})
-            if batch.n_chunks >= settings.flush_chunks:
+            # The first batch is small so that embedding starts while the reader goes on.
+            if batch.n_chunks >= (settings.flush_chunks if summary.embedded else FIRST_FLUSH):
                 flush()
         flush()
         if pending is not None:
@@ -321,6 +322,66 @@ def _rebuild(
     log.info("stage=done generation=%d", new_gen)
     emit("done", summary.to_dict())
     return summary
+
+
+_DONE = object()
+FIRST_FLUSH = 64  # chunks in the first embedding batch
+READ_AHEAD = 2048  # items the reader may hold ahead of the embedder (a few flushes' worth)
+
+
+def _prepared(
+    corpus: Path, settings: Settings, embedder: Embedder, needs_chunks: Callable[[Article], bool]
+) -> Iterator[tuple[Any, list[Chunk] | None]]:
+    """(item, chunks) for every corpus item, read and chunked by a thread running ahead.
+
+    chunks is None for items that are not articles or need no chunking. The chunker has a
+    tokenizer of its own: a fast tokenizer must not be used by two threads at once. If the
+    consumer stops early, the thread stops too; its errors are raised here.
+    """
+    import queue
+    import threading
+
+    q: queue.Queue[Any] = queue.Queue(maxsize=READ_AHEAD)
+    stop = threading.Event()
+
+    def put(x: Any) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(x, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        chunker: Chunker | None = None
+        try:
+            for item in read_corpus(corpus, settings.max_file_bytes):
+                chunks = None
+                if isinstance(item, Article) and needs_chunks(item):
+                    if chunker is None:
+                        chunker = Chunker(embedder.new_tokenizer(), embedder.max_tokens,
+                                          settings.chunk_size, settings.chunk_overlap)
+                    chunks = chunker.split(item)
+                if not put((item, chunks)):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            put(exc)
+
+    t = threading.Thread(target=work, name="qa-reader", daemon=True)
+    t.start()
+    try:
+        while True:
+            got = q.get()
+            if got is _DONE:
+                return
+            if isinstance(got, BaseException):
+                raise got
+            yield got
+    finally:
+        stop.set()
+        t.join()
 
 
 def _roll_back(store: Store, gen: int) -> None:

@@ -169,3 +169,58 @@ def test_narrow_filter_on_a_larger_index_falls_back_to_chroma_filtering(
     calls.clear()
     unfiltered = retriever.retrieve("stake in a wallcoverings company", top_k=3)
     assert calls == [False] and unfiltered[0].article_id != "russia-pushes-for-peace-talks.txt"
+
+
+def _reader_threads() -> list:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "qa-reader"]
+
+
+def test_reader_thread_error_reaches_the_rebuild_and_stops(settings, embedder, corpus_dir,
+                                                           monkeypatch) -> None:
+    """Reading and chunking run ahead in a thread: its failure is the rebuild's failure, the
+    committed index is untouched, and no thread is left behind."""
+    rebuild(settings, embedder=embedder)
+    before = index_contents(settings)
+    _jsonl(corpus_dir / "dev.jsonl", dev_articles(30))
+    from qa import index as index_mod
+
+    real = index_mod.read_corpus
+
+    def failing(root, max_bytes):
+        for n, item in enumerate(real(root, max_bytes)):
+            if n == 20:
+                raise CorpusError("disk went away while reading")
+            yield item
+
+    monkeypatch.setattr(index_mod, "read_corpus", failing)
+    with pytest.raises(CorpusError, match="disk went away"):
+        rebuild(settings, embedder=embedder)
+    assert _reader_threads() == []
+    monkeypatch.setattr(index_mod, "read_corpus", real)
+    assert index_contents(settings) == before
+    s = rebuild(settings, embedder=embedder)
+    assert s.added == 30
+    assert_index_matches_corpus(settings, embedder)
+
+
+def test_embedding_failure_stops_the_reader(settings, embedder, corpus_dir, monkeypatch) -> None:
+    _jsonl(corpus_dir / "dev.jsonl", dev_articles(60))
+    from qa import index as index_mod
+
+    monkeypatch.setattr(index_mod, "READ_AHEAD", 2)  # the reader blocks on a full queue
+    calls = []
+
+    def boom(texts):
+        calls.append(len(texts))
+        raise RuntimeError("embedding crashed")
+
+    monkeypatch.setattr(embedder, "encode", boom)
+    with pytest.raises(RuntimeError, match="embedding crashed"):
+        rebuild(settings, embedder=embedder)
+    assert calls and _reader_threads() == []
+    monkeypatch.undo()
+    s = rebuild(settings, embedder=embedder)
+    assert s.added == 61
+    assert_index_matches_corpus(settings, embedder)
