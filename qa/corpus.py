@@ -152,12 +152,15 @@ def read_file(path: Path, rel: str, real_root: Path, max_file_bytes: int) -> Ite
             yield item
 
 
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13))
+
+
 def _looks_binary(data: bytes) -> bool:
     head = data[:8192]
     if b"\x00" in head:
         return True
     # Many C0 control characters (other than whitespace) mean this is not prose.
-    controls = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
+    controls = len(head) - len(head.translate(None, _CONTROL_BYTES))
     return controls > max(8, len(head) // 20)
 
 

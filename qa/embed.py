@@ -50,6 +50,13 @@ def resolve_model_path(configured: str | None) -> Path:
 
 
 BACKENDS = {"torch": "torch-fp32", "onnx-int8": "onnx-int8"}
+DEFAULT_BACKEND = "onnx-int8"
+
+
+def user_cache_dir() -> Path:
+    """Where the ONNX export is kept when no model cache is set: one export per user and model."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "qa"
 
 
 def backend_of(name: str) -> str:
@@ -70,12 +77,12 @@ def backend_hint(index_name: str, wanted: str) -> str:
 class Embedder:
     """Encodes text to unit vectors; the tokenizer and max length are available without torch.
 
-    backend "torch" runs the sentence-transformers model in fp32; "onnx-int8" runs an int8
-    quantized ONNX export of the same model (see qa.onnx_embed), cached under `cache_dir`.
+    backend "onnx-int8" (the default) runs an int8 quantized ONNX export of the model (see
+    qa.onnx_embed), cached under `cache_dir`; "torch" runs the sentence-transformers model in fp32.
     """
 
-    def __init__(self, model: str | None = None, batch_size: int = 32, backend: str = "torch",
-                 cache_dir: Path | None = None) -> None:
+    def __init__(self, model: str | None = None, batch_size: int = 32,
+                 backend: str = DEFAULT_BACKEND, cache_dir: Path | None = None) -> None:
         if backend not in BACKENDS:
             raise ModelError(f"Unknown embedding backend {backend!r}; use one of "
                              f"{', '.join(BACKENDS)}.")
@@ -83,14 +90,14 @@ class Embedder:
         self.model_name = str(self.path) if model else BUNDLED_NAME
         self.batch_size = batch_size
         self.backend = backend
-        self.cache_dir = cache_dir or Path("indexes") / "models"
+        self.cache_dir = cache_dir or user_cache_dir()
         self._lock = threading.Lock()
         self._siblings: dict[str, Embedder] = {}
 
     @classmethod
     def from_settings(cls, settings: Any) -> Embedder:
         return cls(settings.embed_model, settings.embed_batch_size, settings.embed_backend,
-                   settings.models_dir)
+                   settings.model_cache_dir)
 
     @property
     def name(self) -> str:

@@ -181,6 +181,11 @@ def _rebuild(
     new_gen = gen + 1
     summary = RebuildSummary(generation=gen)
 
+    if state and state.generation and not full and "embed_backend" not in settings.model_fields_set:
+        # The backend was not chosen explicitly: an incremental rebuild keeps the index's own
+        # (an index made before the default changed stays usable without re-embedding).
+        with contextlib.suppress(ConfigError):
+            embedder = embedder.for_index(state.embed_model)
     built_with = (state.embed_model, state.chunk_size, state.chunk_overlap) if state else None
     wanted = (embedder.name, settings.chunk_size, settings.chunk_overlap)
     if state and state.generation and not full and built_with != wanted:

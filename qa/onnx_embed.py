@@ -74,7 +74,12 @@ def export_int8(model_dir: Path, target: Path) -> None:
     import sys
 
     target = target.absolute()  # the child runs in another folder
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ModelError(f"Cannot write the ONNX embedding model to {target.parent}: "
+                         f"{exc.strerror or exc}. Set QA_MODEL_CACHE_DIR to a writable folder "
+                         "(or QA_EMBED_BACKEND=torch).") from exc
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".export-") as tmp:
         out = Path(tmp) / "model.int8.onnx"
         try:

@@ -267,6 +267,19 @@ class Store:
                 return
             offset += len(ids)
 
+    def records_by_id(
+        self, kind: str, ids: list[str], include: list[str]
+    ) -> Iterator[tuple[str, dict[str, Any], str | None]]:
+        """(id, metadata, document) for the given ids (those that exist), in batches."""
+        col = self.collection(kind, create=True)
+        step = self.max_batch()
+        for i in range(0, len(ids), step):
+            got = col.get(ids=ids[i : i + step], include=include)
+            metas = got.get("metadatas") or [None] * len(got["ids"])
+            docs = got.get("documents") or [None] * len(got["ids"])
+            for j, rid in enumerate(got["ids"]):
+                yield rid, metas[j] or {}, docs[j]
+
     def set_gen_removed(self, kind: str, where: dict[str, Any], value: int) -> int:
         """Set gen_removed on every record matching `where`; returns how many."""
         col = self.collection(kind, create=True)

@@ -33,15 +33,22 @@ def int8(onnx_cache: Path):
     return Embedder(backend="onnx-int8", cache_dir=onnx_cache)
 
 
+@pytest.fixture(scope="session")
+def fp32():
+    from qa.embed import Embedder
+
+    return Embedder(backend="torch")
+
+
 @pytest.fixture
 def int8_settings(settings, onnx_cache: Path):
     return settings.model_copy(update={"embed_backend": "onnx-int8", "model_cache_dir": onnx_cache})
 
 
-def test_export_is_local_cached_and_close_to_fp32(int8, embedder, onnx_cache, monkeypatch) -> None:
+def test_export_is_local_cached_and_close_to_fp32(int8, fp32, onnx_cache, monkeypatch) -> None:
     texts = [f"{a['title']}. {a['text'][:900]}" for a in dev_articles(40)]
     got = int8.encode(texts)
-    want = embedder.encode(texts)
+    want = fp32.encode(texts)
     assert got.shape == want.shape == (40, 384)
     assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-4)
     cos = (got * want).sum(axis=1)
@@ -97,8 +104,9 @@ def test_int8_index_answers_the_seed_and_records_its_backend(int8_settings, int8
     assert_index_matches_corpus(int8_settings, int8)
 
 
-def test_switching_backend_demands_a_full_rebuild(int8_settings, int8, embedder,
+def test_switching_backend_demands_a_full_rebuild(int8_settings, int8, fp32,
                                                   corpus_dir) -> None:
+    embedder = fp32
     rebuild(int8_settings, embedder=int8)
     torch_settings = int8_settings.model_copy(update={"embed_backend": "torch"})
     (corpus_dir / "new.txt").write_text("Amberline Shipping\n\nAmberline bought four ferries.\n")
@@ -157,7 +165,7 @@ def test_cli_backend_switch_message(tmp_path, corpus_dir, onnx_cache) -> None:
     assert out.returncode == 0, out.stderr
     assert out.stderr.strip() == ""  # the export prints nothing (no tracer or quantizer chatter)
     out = qa("rebuild", "--corpus", str(corpus_dir), "--index", ix,
-             env={"QA_MODEL_CACHE_DIR": str(onnx_cache)})
+             env={"QA_MODEL_CACHE_DIR": str(onnx_cache), "QA_EMBED_BACKEND": "torch"})
     assert out.returncode != 0
     assert "qa rebuild --full" in out.stderr and "QA_EMBED_BACKEND=onnx-int8" in out.stderr
     assert "Traceback" not in out.stderr
@@ -185,11 +193,32 @@ def test_env_selects_backend(monkeypatch) -> None:
     from qa import Settings
     from qa.embed import Embedder
 
-    monkeypatch.setenv("QA_EMBED_BACKEND", "onnx-int8")
-    assert Embedder.from_settings(Settings()).name.endswith(":onnx-int8")
+    assert Embedder.from_settings(Settings()).name.endswith(":onnx-int8")  # the default
+    monkeypatch.setenv("QA_EMBED_BACKEND", "torch")
+    assert Embedder.from_settings(Settings()).name.endswith(":torch-fp32")
     monkeypatch.setenv("QA_EMBED_BACKEND", "fp16")
     from qa.config import load_settings
 
     with pytest.raises(ConfigError, match="embed_backend"):
         load_settings()
     assert os.environ["QA_EMBED_BACKEND"] == "fp16"
+
+
+def test_unset_backend_keeps_the_index_backend(tmp_path, corpus_dir, onnx_cache) -> None:
+    """An index built before the default became onnx-int8 keeps working: a plain `qa rebuild`
+    (no backend chosen) updates it with its own backend; `--full` moves it to the default."""
+    ix = str(tmp_path / "ix")
+    env = {"QA_MODEL_CACHE_DIR": str(onnx_cache)}
+    out = qa("rebuild", "--corpus", str(corpus_dir), "--index", ix, "--json",
+             env={**env, "QA_EMBED_BACKEND": "torch"})
+    assert out.returncode == 0, out.stderr
+    (corpus_dir / "new.txt").write_text("Amberline Shipping\n\nAmberline bought four ferries.\n")
+    out = qa("rebuild", "--corpus", str(corpus_dir), "--index", ix, "--json", env=env)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["added"] == 1
+    stats = json.loads(qa("stats", "--index", ix, "--json", env=env).stdout)
+    assert stats["embedding_model"].endswith(":torch-fp32")
+    out = qa("rebuild", "--corpus", str(corpus_dir), "--index", ix, "--full", "--json", env=env)
+    assert out.returncode == 0, out.stderr
+    stats = json.loads(qa("stats", "--index", ix, "--json", env=env).stdout)
+    assert stats["embedding_model"].endswith(":onnx-int8")

@@ -13,6 +13,7 @@ from qa.errors import ConfigError, CorpusError, IndexBusyError, IndexMissingErro
 from qa.index import stats, writer_lock
 from qa.retrieve import Filters, Retriever
 from qa.store import Store
+from qa.store import live as live_where
 
 from .conftest import SEED_QUESTION, dev_articles
 from .helpers import assert_index_matches_corpus, index_contents
@@ -223,4 +224,54 @@ def test_embedding_failure_stops_the_reader(settings, embedder, corpus_dir, monk
     monkeypatch.undo()
     s = rebuild(settings, embedder=embedder)
     assert s.added == 61
+    assert_index_matches_corpus(settings, embedder)
+
+
+def test_bm25_reuses_unchanged_chunks_and_equals_a_fresh_build(settings, embedder, corpus_dir,
+                                                              monkeypatch) -> None:
+    """After an edit, only the new chunks are tokenized again; the result is the index a build
+    from scratch makes (same chunks, fields, document frequencies and scores), and a damaged
+    token cache only costs the reuse."""
+    import shutil
+
+    from qa import sparse
+
+    rows = dev_articles(20)
+    _jsonl(corpus_dir / "dev.jsonl", rows[:15])
+    rebuild(settings, embedder=embedder)
+    rows[3] = {**rows[3], "text": rows[3]["text"] + "\n\nA correction about the harbour."}
+    _jsonl(corpus_dir / "dev.jsonl", rows[:3] + rows[3:4] + rows[5:18])  # edit, delete, add
+
+    tokenized: list[int] = []
+    real = sparse._tokenize
+    monkeypatch.setattr(sparse, "_tokenize", lambda texts: tokenized.append(len(texts))
+                        or real(texts))
+    rebuild(settings, embedder=embedder)
+    store = Store(settings)
+    gen = store.require_state().generation
+    new_chunks = sum(1 for rid, _, _ in store.iter_records("chunks", live_where(gen), [])
+                     if rid.split("@")[1].startswith(f"{gen}#"))
+    assert tokenized == [new_chunks] and 0 < new_chunks < store.require_state().chunks
+    assert_index_matches_corpus(settings, embedder)
+
+    incremental = sparse.SparseIndex.load(settings, store, gen)
+    cache = settings.index_dir / "sparse"
+    shutil.rmtree(cache)
+    fresh = sparse.SparseIndex.build(settings, store, gen)
+    order = sorted(range(len(fresh.ids)), key=fresh.ids.__getitem__)
+    inc_order = sorted(range(len(incremental.ids)), key=incremental.ids.__getitem__)
+    assert [fresh.ids[i] for i in order] == [incremental.ids[i] for i in inc_order]
+    for f in fresh.meta:
+        assert [fresh.meta[f][i] for i in order] == [incremental.meta[f][i] for i in inc_order]
+    assert fresh.df == incremental.df
+    for q in ("harbour correction", rows[0]["title"], rows[17]["title"]):
+        assert fresh.search(q, 10) == incremental.search(q, 10) or \
+            sorted(fresh.search(q, 10)) == sorted(incremental.search(q, 10))
+
+    # A damaged token cache: the next build tokenizes everything and is still right.
+    (next(cache.glob("*-g*")) / "tokens.npy").write_bytes(b"not numpy")
+    tokenized.clear()
+    (corpus_dir / "note.md").write_text("# A note\n\nThe harbour reopened on Monday.\n")
+    s = rebuild(settings, embedder=embedder)
+    assert tokenized == [s.chunks]
     assert_index_matches_corpus(settings, embedder)
