@@ -109,7 +109,17 @@ class Embedder:
         return self.new_tokenizer()
 
     def new_tokenizer(self) -> Any:
-        """A tokenizer instance of its own, for another thread (fast tokenizers are not shared)."""
+        """A tokenizer instance of its own, for another thread (fast tokenizers are not shared).
+
+        The model's tokenizer.json through `tokenizers` when it has one (no transformers or
+        torch import); otherwise transformers' AutoTokenizer."""
+        from qa.tokenizer import FastTokenizer
+
+        if FastTokenizer.available(self.path):
+            try:
+                return FastTokenizer(self.path)
+            except Exception as exc:  # noqa: BLE001 - a broken file: say which
+                raise ModelError(f"Cannot read the tokenizer of {self.path}: {exc}") from exc
         from transformers import AutoTokenizer
 
         _quiet_transformers()

@@ -222,3 +222,55 @@ def test_unset_backend_keeps_the_index_backend(tmp_path, corpus_dir, onnx_cache)
     assert out.returncode == 0, out.stderr
     stats = json.loads(qa("stats", "--index", ix, "--json", env=env).stdout)
     assert stats["embedding_model"].endswith(":onnx-int8")
+
+
+def test_fast_tokenizer_matches_transformers() -> None:
+    """qa reads tokenizer.json with `tokenizers` directly; ids, offsets and padded batches are
+    those of transformers' tokenizer, so chunk boundaries and vectors do not change."""
+    from transformers import AutoTokenizer
+
+    from qa.embed import resolve_model_path
+    from qa.tokenizer import FastTokenizer
+
+    model = resolve_model_path(None)
+    hf, ft = AutoTokenizer.from_pretrained(str(model)), FastTokenizer(model)
+    texts = [a["text"] for a in dev_articles(40)] + ["Ünïcödé “quotes” 🙂 tabs\tand  spaces", ""]
+    for t in texts:
+        a = hf(t, add_special_tokens=False, return_offsets_mapping=True)
+        b = ft(t, add_special_tokens=False, return_offsets_mapping=True)
+        assert a["input_ids"] == b["input_ids"]
+        assert [tuple(o) for o in a["offset_mapping"]] == [tuple(o) for o in b["offset_mapping"]]
+        assert hf.encode(t) == ft.encode(t)
+    want = hf(texts[:12], padding=True, truncation=True, max_length=256, return_tensors="np")
+    got = ft(texts[:12], padding=True, truncation=True, max_length=256, return_tensors="np")
+    for key in ("input_ids", "attention_mask", "token_type_ids"):
+        assert (want[key] == got[key]).all(), key
+
+
+def test_questions_on_an_int8_index_load_neither_torch_nor_transformers(int8_settings,
+                                                                        int8) -> None:
+    """Serving an onnx-int8 index needs onnxruntime and tokenizers only: ~2 s less start-up and
+    ~300 MB less memory than importing torch."""
+    import subprocess
+    import sys
+
+    rebuild(int8_settings, embedder=int8)
+    code = (
+        "import sys\n"
+        "from qa import Settings\n"
+        "from qa.embed import Embedder\n"
+        "from qa.retrieve import Retriever\n"
+        "from qa.store import Store\n"
+        f"s = Settings(corpus_dir={str(int8_settings.corpus_dir)!r}, "
+        f"index_dir={str(int8_settings.index_dir)!r}, "
+        f"model_cache_dir={str(int8_settings.model_cache_dir)!r})\n"
+        f"top = Retriever(s, Store(s), Embedder.from_settings(s)).retrieve({SEED_QUESTION!r})\n"
+        "print(top[0].text)\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers') "
+        "if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300, check=False)
+    assert out.returncode == 0, out.stderr
+    assert "invite opposition representatives" in out.stdout
+    assert out.stdout.strip().splitlines()[-1] == "[]"
