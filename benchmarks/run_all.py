@@ -27,11 +27,12 @@ def run(script: str, *args: str) -> None:
 
 
 def main() -> None:
-    run("ingest.py", "--articles", "1000", "--memory-articles", "0")
-    run("embed_int8.py")
-    run("retrieve.py")
-    run("answer.py")
-    run("startup.py")
+    if "--table" not in sys.argv[1:]:  # --table: only print the table of the stored results
+        run("ingest.py", "--articles", "1000", "--memory-articles", "0")
+        run("embed_int8.py")
+        run("retrieve.py")
+        run("answer.py")
+        run("startup.py")
     ing = json.loads((RESULTS / "ingest.json").read_text())
     i8 = json.loads((RESULTS / "embed_int8.json").read_text())
     ret = json.loads((RESULTS / "retrieve.json").read_text())

@@ -143,7 +143,13 @@ class Engine:
             return question
         rewritten = complete(self.llm, build_condense_messages(question, usable), 64)
         rewritten = rewritten.strip().strip('"').splitlines()[0].strip() if rewritten else ""
-        return rewritten if len(rewritten) > 3 else question
+        if len(rewritten) <= 3:
+            return question
+        if _words(rewritten) == _words(question):
+            # The model echoed the follow-up ("When will he meet him?"): carry the previous
+            # question along, so retrieval and the answer still know who "he" is.
+            return f"{question} (follow-up to: {usable[-1][0]})"
+        return rewritten
 
     def chat(self, question: str, history: History | None = None, top_k: int | None = None,
              filters: Filters | dict[str, Any] | None = None) -> Answer:
@@ -230,3 +236,9 @@ def _filters(filters: Filters | dict[str, Any] | None) -> Filters | None:
     if filters is None or isinstance(filters, Filters):
         return filters
     return Filters.make(**filters)
+
+
+def _words(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"\w+", text.lower())

@@ -64,6 +64,23 @@ def test_chat_condenses_follow_up(engine_factory) -> None:
     assert "de Mistura" in a.citations[0].quote
 
 
+def test_echoed_follow_up_carries_the_previous_question(engine_factory) -> None:
+    """The 0.5B model sometimes returns the follow-up unchanged; the pronouns then still need
+    the previous question, so it is carried along for retrieval and the answer."""
+    engine = engine_factory([
+        "When will he meet him?",
+        "When will he meet him?",
+        "Lavrov will meet U.N. Syria envoy Staffan de Mistura in Moscow on Wednesday [1].",
+    ])
+    history = [("Who will Sergei Lavrov meet in Moscow?", "Staffan de Mistura [1].")]
+    standalone = engine.condense("When will he meet him?", history)
+    assert standalone == ("When will he meet him? (follow-up to: Who will Sergei Lavrov meet in "
+                          "Moscow?)")
+    a = engine.chat("When will he meet him?", history=history)
+    assert "follow-up to: Who will Sergei Lavrov" in engine.llm.calls[2][1]["content"]
+    assert not a.refused and "Wednesday" in a.text
+
+
 @pytest.mark.parametrize("question,match", [
     ("", "empty"), ("   \n\t ", "empty"), ("x" * 100_000, "limit"), ("\x00\x01", "empty"),
 ])
