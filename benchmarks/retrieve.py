@@ -4,7 +4,9 @@
 
 The base chunks are real: generated articles (benchmarks/corpus_gen.py, real Reuters text)
 indexed by `qa rebuild`. Larger levels add copies of those chunks whose vectors are perturbed,
-so the index has the size and the geometry of a large archive without hours of embedding.
+so the index has the size and the geometry of a large archive without hours of embedding. One
+collection grows from level to level, a generation per level. `build_s` is the time to add a
+level's new chunks and build its BM25 index.
 Writes benchmarks/results/retrieve.json.
 """
 
@@ -31,13 +33,15 @@ DEV = ROOT.parent / "shared" / "eval" / "dev"
 from corpus_gen import write_corpus  # noqa: E402
 
 
-def _fill(store, base: list[tuple[str, dict, str, list[float]]], n: int, rng) -> None:
-    """Write n chunk records (the base ones, then perturbed copies) and commit generation 1."""
+def _grow(store, base: list[tuple[str, dict, str, list[float]]], start: int, n: int,
+          generation: int, rng) -> None:
+    """Add chunk records start..n-1 (the base ones, then perturbed copies) in `generation` and
+    commit it, the way a rebuild that added them would: earlier records stay live."""
     from qa.store import ALIVE
 
     ids, docs, metas, embs = [], [], [], []
     step = store.max_batch()
-    for i in range(n):
+    for i in range(start, n):
         rid, meta, doc, emb = base[i % len(base)]
         copy = i // len(base)
         vec = np.asarray(emb, dtype=np.float32)
@@ -47,12 +51,13 @@ def _fill(store, base: list[tuple[str, dict, str, list[float]]], n: int, rng) ->
         article = f"{meta['article_id']}~{copy}" if copy else meta["article_id"]
         ids.append(f"{rid}~{copy}")
         docs.append(doc)
-        metas.append({**meta, "article_id": article, "gen_added": 1, "gen_removed": ALIVE})
+        metas.append({**meta, "article_id": article, "gen_added": generation,
+                      "gen_removed": ALIVE})
         embs.append(vec.tolist())
         if len(ids) >= step or i == n - 1:
             store.add("chunks", ids, docs, metas, embs)
             ids, docs, metas, embs = [], [], [], []
-    store.write_state(generation=1, chunks=n, articles=n, clean=True)
+    store.write_state(generation=generation, chunks=n, articles=n, clean=True)
 
 
 def main() -> None:
@@ -87,12 +92,17 @@ def main() -> None:
         base = list(zip(got["ids"], got["metadatas"], got["documents"], got["embeddings"],
                         strict=True))
         print(f"base: {len(base)} real chunks from {args.base_articles} articles")
-        for n in levels:
-            s = base_settings.model_copy(update={"collection": f"scale{n}"})
-            level_store = Store(s)
+        # One collection grows through the levels, one generation each (as successive rebuilds
+        # would add chunks): BM25 reuses the tokens of the earlier generations, and the smaller
+        # levels' chunks are not written twice.
+        s = base_settings.model_copy(update={"collection": "scale"})
+        level_store = Store(s)
+        filled = 0
+        for generation, n in enumerate(sorted(levels), start=1):
             t0 = time.perf_counter()
-            _fill(level_store, base, n, rng)
-            SparseIndex.build(s, level_store, 1)
+            _grow(level_store, base, filled, n, generation, rng)
+            filled = n
+            SparseIndex.build(s, level_store, generation)
             build_s = time.perf_counter() - t0
             retriever = Retriever(s, level_store, engine.embedder)
             for q in questions[:3]:
@@ -106,9 +116,8 @@ def main() -> None:
             row = {"chunks": n, "p50_ms": round(statistics.median(times), 1),
                    "p95_ms": round(times[int(0.95 * (len(times) - 1))], 1),
                    "build_s": round(build_s, 1)}
-            print(json.dumps(row))
+            print(json.dumps(row), flush=True)
             rows.append(row)
-            level_store.client.delete_collection(f"scale{n}_chunks")
     t0 = time.perf_counter()
     for q in questions:
         engine.embedder.encode_query(q)

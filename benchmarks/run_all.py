@@ -29,7 +29,6 @@ def run(script: str, *args: str) -> None:
 def main() -> None:
     if "--table" not in sys.argv[1:]:  # --table: only print the table of the stored results
         run("ingest.py", "--articles", "1000", "--memory-articles", "0")
-        run("embed_int8.py")
         run("retrieve.py")
         run("answer.py")
         run("startup.py")
