@@ -51,6 +51,10 @@ def resolve_model_path(configured: str | None) -> Path:
 
 BACKENDS = {"torch": "torch-fp32", "onnx-int8": "onnx-int8"}
 DEFAULT_BACKEND = "onnx-int8"
+# Chunks per batch when the settings leave it unset, measured on 2 cores (AVX2): torch is
+# fastest at 32; int8 onnxruntime at 4-16 (about 10% faster than at 32: its activations stay
+# in cache).
+BATCH_SIZE = {"torch": 32, "onnx-int8": 8}
 
 
 def user_cache_dir() -> Path:
@@ -81,14 +85,15 @@ class Embedder:
     qa.onnx_embed), cached under `cache_dir`; "torch" runs the sentence-transformers model in fp32.
     """
 
-    def __init__(self, model: str | None = None, batch_size: int = 32,
+    def __init__(self, model: str | None = None, batch_size: int | None = None,
                  backend: str = DEFAULT_BACKEND, cache_dir: Path | None = None) -> None:
         if backend not in BACKENDS:
             raise ModelError(f"Unknown embedding backend {backend!r}; use one of "
                              f"{', '.join(BACKENDS)}.")
         self.path = resolve_model_path(model)
         self.model_name = str(self.path) if model else BUNDLED_NAME
-        self.batch_size = batch_size
+        self.explicit_batch_size = batch_size
+        self.batch_size = batch_size or BATCH_SIZE[backend]
         self.backend = backend
         self.cache_dir = cache_dir or user_cache_dir()
         self._lock = threading.Lock()
@@ -172,7 +177,7 @@ class Embedder:
             sibling = self._siblings.get(built)
             if sibling is None:
                 sibling = Embedder(str(self.path) if self.model_name != BUNDLED_NAME else None,
-                                   self.batch_size, built, self.cache_dir)
+                                   self.explicit_batch_size, built, self.cache_dir)
                 self._siblings[built] = sibling
         return sibling
 

@@ -204,6 +204,27 @@ def test_env_selects_backend(monkeypatch) -> None:
     assert os.environ["QA_EMBED_BACKEND"] == "fp16"
 
 
+def test_batch_size_is_the_backends_own_unless_set(monkeypatch, int8, onnx_cache) -> None:
+    from qa import Settings
+    from qa.embed import Embedder
+
+    assert Embedder.from_settings(Settings()).batch_size == 8  # int8: fastest at 4-16 here
+    torch_embedder = Embedder(backend="torch", cache_dir=onnx_cache)
+    assert torch_embedder.batch_size == 32
+    # The sibling that answers questions on an index of the other backend uses its own size...
+    assert torch_embedder.for_index(int8.name).batch_size == 8
+    # ...unless the settings chose one, which then holds for both.
+    monkeypatch.setenv("QA_EMBED_BATCH_SIZE", "16")
+    chosen = Embedder.from_settings(Settings(embed_backend="torch", model_cache_dir=onnx_cache))
+    assert chosen.batch_size == 16 and chosen.for_index(int8.name).batch_size == 16
+
+    # Batches of 8 and of 32 give the same vectors, up to int8's per-batch activation scales.
+    texts = [f"{a['title']}. {a['text'][:900]}" for a in dev_articles(40)]
+    wide = Embedder(backend="onnx-int8", batch_size=32, cache_dir=onnx_cache)
+    cos = (int8.encode(texts) * wide.encode(texts)).sum(axis=1)
+    assert cos.min() > 0.99, cos.min()
+
+
 def test_unset_backend_keeps_the_index_backend(tmp_path, corpus_dir, onnx_cache) -> None:
     """An index built before the default became onnx-int8 keeps working: a plain `qa rebuild`
     (no backend chosen) updates it with its own backend; `--full` moves it to the default."""
