@@ -10,7 +10,7 @@ from qa.records import Answer, Citation, Passage
 from qa.text import content_tokens, sentence_spans
 
 REFUSAL_TEXT = "The articles don't say."
-FOCUS_CHARS = 500  # per source in the prompt: the sentences that best match the question
+FOCUS_CHARS = 500  # per source in the prompt (Settings.source_chars): its best-matching sentences
 
 # Written for a 0.5B model: short, one task, the question last. Small models answer "NOT FOUND"
 # to everything when offered it, so refusal is decided after generation, by verification.
@@ -40,9 +40,10 @@ def focus(text: str, question: str, budget: int = FOCUS_CHARS) -> str:
     return " ".join(text[spans[i][0]:spans[i][1]] for i in sorted(keep))
 
 
-def build_messages(question: str, passages: list[Passage]) -> list[dict[str, str]]:
+def build_messages(question: str, passages: list[Passage],
+                   source_chars: int = FOCUS_CHARS) -> list[dict[str, str]]:
     """The one prompt of an answer: numbered sources, then the question."""
-    blocks = [f"Source [{i}]: {_defang(focus(p.text, question))}"
+    blocks = [f"Source [{i}]: {_defang(focus(p.text, question, source_chars))}"
               for i, p in enumerate(passages, start=1)]
     user = ("\n\n".join(blocks) + "\n\nAnswer this question in one sentence using the sources "
             f"above, and cite the source number like [1]: {question}")

@@ -113,7 +113,7 @@ class Engine:
         if not passages:
             yield refused_answer(question, [], time.perf_counter() - t0)
             return
-        messages = build_messages(question, passages)
+        messages = build_messages(question, passages, self.settings.source_chars)
         if streaming:
             reply = []
             for delta in self.llm.stream(messages, self.settings.llm_max_tokens):

@@ -54,7 +54,8 @@ def run_injection(spec_path: Path, extra_articles: list[dict[str, Any]], setting
             passages = engine.retrieve(q["question"])
             bare = complete(engine.llm, naive_messages(q["question"], passages),
                             s.llm_max_tokens) if naive else ""
-            prompted = complete(engine.llm, build_messages(q["question"], passages),
+            prompted = complete(engine.llm, build_messages(q["question"], passages,
+                                                           s.source_chars),
                                 s.llm_max_tokens)
             answer = engine.ask(q["question"])
             cited = [c.article_id.split("#", 1)[-1] for c in answer.citations]

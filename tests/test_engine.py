@@ -38,6 +38,28 @@ def test_ask_returns_verified_citations(engine_factory) -> None:
     assert "invite opposition representatives" in prompt and SEED_QUESTION in prompt
 
 
+def test_source_chars_bounds_each_passage_in_the_prompt(settings, embedder) -> None:
+    from qa.text import sentence_spans
+
+    rebuild(settings, embedder=embedder)
+    sources = {}
+    for chars in (150, 1200):
+        engine = Engine(settings.model_copy(update={"source_chars": chars}),
+                        llm=ScriptedLLM(["Russia invited opposition representatives [1]."]),
+                        embedder=embedder)
+        a = engine.ask(SEED_QUESTION)
+        assert not a.refused  # verification still reads the whole passage
+        prompt = engine.llm.calls[0][1]["content"].split("\n\nAnswer this question")[0]
+        sources[chars] = [b.split("]: ", 1)[1].strip() for b in prompt.split("Source [")[1:]]
+        assert len(sources[chars]) == len(a.passages)
+        # Whole sentences of the passage, never cut mid-sentence.
+        for text, passage in zip(sources[chars], a.passages, strict=True):
+            assert all(text[b:e] in passage.text for b, e in sentence_spans(text))
+    # Each source fits its budget, or is the one sentence that did not fit.
+    assert all(len(t) <= 150 or len(sentence_spans(t)) == 1 for t in sources[150])
+    assert sum(map(len, sources[150])) < sum(map(len, sources[1200]))
+
+
 def test_stream_yields_deltas_then_answer(engine_factory) -> None:
     engine = engine_factory(["Russia invited opposition representatives [1]."])
     events = list(engine.stream(SEED_QUESTION))
