@@ -1,7 +1,7 @@
 """`make bench`: every benchmark in its own process, then one table of figures and targets.
 
 Speed figures are ratios against baselines measured in the same run; absolute times are shown
-for context. Runs in about 13 minutes on 2 cores. The 20,000-article rebuild memory run takes
+for context. Runs in about 14 minutes on 2 cores. The 20,000-article rebuild memory run takes
 ~23 minutes on its own (`make bench-memory`); its last result is shown, marked as stored.
 """
 
@@ -40,7 +40,8 @@ def main() -> None:
     big = {r["chunks"]: r for r in ret["levels"]}
     rows = [
         ("ingest", f"{ing['ingest']['ratio']:.2f}", ">= 0.90",
-         f"qa rebuild --full (torch) {ing['ingest']['rebuild_chunks_per_s']} vs raw "
+         f"qa rebuild --full (torch, {ing['ingest']['articles']:,} articles, "
+         f"{ing['ingest']['chunks']:,} chunks) {ing['ingest']['rebuild_chunks_per_s']} vs raw "
          f"SentenceTransformer.encode {ing['ingest']['raw_encode_chunks_per_s']} chunks/s "
          f"(mean of the runs before and after, {ing['ingest']['raw_encode_before_after_s']} s); "
          f"with the default {ing['full_default']['backend']} backend "
@@ -53,15 +54,19 @@ def main() -> None:
         ("int8 recall@5", f"{i8['dev_eval']['recall_at_5_diff']:+.3f}", "|diff| <= 0.01",
          f"qa eval --retrieval-only on dev: fp32 {i8['dev_eval']['torch']['recall_at_k']}, int8 "
          f"{i8['dev_eval']['onnx-int8']['recall_at_k']}; harder probe ({i8['probe']['queries']} "
-         f"queries, 1k articles): fp32 {i8['probe']['recall_at_5_fp32']}, int8 "
+         f"queries, {i8['speed'].get('articles', 1000):,} articles): fp32 "
+         f"{i8['probe']['recall_at_5_fp32']}, int8 "
          f"{i8['probe']['recall_at_5_int8']}; cosine to fp32 mean "
          f"{i8['vectors']['cosine_to_fp32_mean']}, min {i8['vectors']['cosine_to_fp32_min']}",
          abs(i8["dev_eval"]["recall_at_5_diff"]) <= 0.01),
         ("no-change", f"{ing['no_change']['ratio']:.4f}", "<= 0.02",
-         f"{ing['no_change']['seconds']} s vs full {ing['full_default']['seconds']} s",
+         f"{ing['no_change']['seconds']} s (median of {ing['no_change'].get('runs_s')}) vs full "
+         f"{ing['full_default']['seconds']} s, {ing['full_default'].get('articles', 1000):,} "
+         "articles",
          ing["no_change"]["ratio"] <= 0.02),
         ("one-change", f"{ing['one_change']['ratio']:.4f}", "<= 0.02",
-         f"{ing['one_change']['seconds']} s vs full {ing['full_default']['seconds']} s",
+         f"{ing['one_change']['seconds']} s (median of {ing['one_change'].get('runs_s')}) vs "
+         f"full {ing['full_default']['seconds']} s",
          ing["one_change"]["ratio"] <= 0.02),
         ("retrieve", f"{big.get(100000, {}).get('p50_ms', '?')} ms", "p50 <= 50 ms @100k",
          "; ".join(f"{r['chunks']:,}: p50 {r['p50_ms']} / p95 {r['p95_ms']} ms"
