@@ -43,7 +43,8 @@ def main() -> None:
          f"qa rebuild --full (torch, {ing['ingest']['articles']:,} articles, "
          f"{ing['ingest']['chunks']:,} chunks) {ing['ingest']['rebuild_chunks_per_s']} vs raw "
          f"SentenceTransformer.encode {ing['ingest']['raw_encode_chunks_per_s']} chunks/s "
-         f"(mean of the runs before and after, {ing['ingest']['raw_encode_before_after_s']} s); "
+         f"(means of rebuilds {ing['ingest'].get('rebuild_runs_s')} s and raw encodes "
+         f"{ing['ingest'].get('raw_encode_runs_s')} s, alternating); "
          f"with the default {ing['full_default']['backend']} backend "
          f"{ing['full_default']['chunks_per_s']} chunks/s = "
          f"{ing['full_default']['vs_raw_torch_encode']}x raw fp32", ing["ingest"]["ratio"] >= 0.90),
