@@ -46,11 +46,11 @@ index: install
 lint: install
 	$(BIN)/ruff check qa tests benchmarks
 
-# Every benchmark, ~12 min on 2 cores; prints one table of figures against targets.
+# Every benchmark, ~14 min on 2 cores; prints one table of figures against targets.
 bench: install
 	$(BIN)/python benchmarks/run_all.py
 
-# The 20,000-article rebuild memory run alone (~23 min on 2 cores).
+# The 20,000-article rebuild memory run alone (~18 min on 2 cores).
 bench-memory: install
 	$(BIN)/python benchmarks/ingest.py --articles 200 --memory-articles 20000
 
