@@ -4,18 +4,36 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+LLAMA_STAMP = $(VENV)/.llama-cpp-$(LLAMA_CPP_VERSION)-noamx
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
+# llama-cpp-python builds llama.cpp from source with -march=native. On a Xeon with AMX that
+# includes the AMX kernels, which in 0.3.36 crash with SIGILL at the first prompt (and were no
+# faster than AVX-512 here), so they are left out; --no-cache-dir, because a wheel cached by an
+# earlier plain install may carry them. (qa also turns them off at run time: qa/llm.py.)
+LLAMA_CPP_VERSION := 0.3.36
+LLAMA_CFLAGS := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
 
 .PHONY: install browser run test test-fast index lint bench bench-memory clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+
+# llama.cpp compiled for this CPU, without its AMX kernels (see LLAMA_CFLAGS). Its own stamp:
+# the compile takes ~7 min and does not depend on pyproject.toml.
+$(LLAMA_STAMP): | $(BIN)/python
+	CMAKE_ARGS="-DCMAKE_C_FLAGS='$(LLAMA_CFLAGS)' -DCMAKE_CXX_FLAGS='$(LLAMA_CFLAGS)'" \
+	  $(BIN)/pip install --quiet --no-cache-dir --force-reinstall --no-deps \
+	  'llama-cpp-python==$(LLAMA_CPP_VERSION)'
+	rm -f $(VENV)/.llama-cpp-*
+	touch $@
+
+$(STAMP): pyproject.toml $(LLAMA_STAMP)
 	# The CPU build of torch first: an unpinned torch would pull a multi-GB CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -177,6 +178,45 @@ def model_path(settings: Settings) -> Path:
 # --- backends ----------------------------------------------------------------------------------
 
 
+def has_amx_kernels() -> bool:
+    """Was this llama.cpp built with its AMX matrix kernels (`-march=native` on a Xeon with AMX)?
+
+    In llama-cpp-python 0.3.36 those kernels kill the process with SIGILL at the first prompt:
+    the tile configuration they load is built on the stack and optimized away, so the first tile
+    instruction finds no configuration. They were not faster than AVX-512 here either.
+    """
+    import llama_cpp
+
+    return b"AMX_INT8 = 1" in llama_cpp.llama_print_system_info()
+
+
+_PARAMS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _without_extra_buffers() -> Iterator[None]:
+    """Load a model with llama.cpp's extra buffer types (AMX, weight repacking) turned off.
+
+    `Llama()` has no argument for `use_extra_bufts`; it takes its model parameters from
+    `llama_model_default_params()`, which is wrapped for the duration of the load.
+    """
+    import llama_cpp.llama as llama_module
+
+    with _PARAMS_LOCK:
+        original = llama_module.llama_cpp.llama_model_default_params
+
+        def params() -> Any:
+            p = original()
+            p.use_extra_bufts = False
+            return p
+
+        llama_module.llama_cpp.llama_model_default_params = params
+        try:
+            yield
+        finally:
+            llama_module.llama_cpp.llama_model_default_params = original
+
+
 class LlamaCppLLM:
     """llama.cpp in-process. One model per process; calls are serialized (not thread-safe)."""
 
@@ -193,12 +233,14 @@ class LlamaCppLLM:
         self.path = path
         self.n_ctx = n_ctx
         self._lock = threading.Lock()
+        self.amx_disabled = has_amx_kernels()
         try:
-            self.llama = Llama(
-                model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_batch=512,
-                flash_attn=True,
-                verbose=False,
-            )
+            with _without_extra_buffers() if self.amx_disabled else contextlib.nullcontext():
+                self.llama = Llama(
+                    model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_batch=512,
+                    flash_attn=True,
+                    verbose=False,
+                )
         except Exception as exc:
             raise ModelError(f"llama.cpp cannot load {path}: {exc}") from exc
 

@@ -109,3 +109,28 @@ def test_eval_regression_on_a_dev_slice(tmp_path) -> None:
         assert report[key] >= floor, (key, summary)
     for key, ceiling in CEILINGS.items():
         assert report[key] <= ceiling, (key, summary)
+
+
+def test_amx_kernels_are_turned_off_at_load(monkeypatch) -> None:
+    """A llama.cpp built with its AMX kernels (they SIGILL in 0.3.36) loads the model without
+    llama.cpp's extra buffer types and still answers; other builds keep them (weight repacking)."""
+    import llama_cpp
+
+    import qa.llm as llm_module
+    from qa.llm import LlamaCppLLM, has_amx_kernels, model_path
+
+    path = model_path(Settings(model_cache_dir=ROOT / "indexes" / "models"))
+    built_with_amx = b"AMX_INT8 = 1" in llama_cpp.llama_print_system_info()
+    assert has_amx_kernels() == built_with_amx
+    plain = LlamaCppLLM(path, n_ctx=512, n_threads=2)
+    assert plain.amx_disabled == built_with_amx
+    assert plain.llama.model_params.use_extra_bufts == (not built_with_amx)
+    del plain
+
+    monkeypatch.setattr(llm_module, "has_amx_kernels", lambda: True)
+    guarded = LlamaCppLLM(path, n_ctx=512, n_threads=2)
+    assert guarded.amx_disabled and guarded.llama.model_params.use_extra_bufts is False
+    reply = "".join(guarded.stream([{"role": "user", "content": "Say the word yes."}], 8))
+    assert reply.strip()
+    # The wrapper is undone: the next model gets llama.cpp's default parameters again.
+    assert llama_cpp.llama_model_default_params().use_extra_bufts is True
