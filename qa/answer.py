@@ -40,11 +40,30 @@ def focus(text: str, question: str, budget: int = FOCUS_CHARS) -> str:
     return " ".join(text[spans[i][0]:spans[i][1]] for i in sorted(keep))
 
 
+def source_budgets(question: str, passages: list[Passage], source_chars: int,
+                   weak_chars: int | None = None, min_coverage: float = 0.0,
+                   idf: Callable[[str], float] | None = None) -> list[int]:
+    """Characters of each passage in the prompt: `source_chars`, except `weak_chars` for a
+    passage below the top one that covers less than `min_coverage` of the question's words.
+
+    Such a passage cannot carry an answer by itself (verification refuses below that coverage),
+    and its tokens are most of the prompt the model must read before its first word.
+    """
+    if weak_chars is None or weak_chars >= source_chars:
+        return [source_chars] * len(passages)
+    q = set(content_tokens(question))
+    return [source_chars if i == 0 or coverage(q, set(content_tokens(p.text)), idf) >= min_coverage
+            else weak_chars for i, p in enumerate(passages)]
+
+
 def build_messages(question: str, passages: list[Passage],
-                   source_chars: int = FOCUS_CHARS) -> list[dict[str, str]]:
-    """The one prompt of an answer: numbered sources, then the question."""
-    blocks = [f"Source [{i}]: {_defang(focus(p.text, question, source_chars))}"
-              for i, p in enumerate(passages, start=1)]
+                   source_chars: int | list[int] = FOCUS_CHARS) -> list[dict[str, str]]:
+    """The one prompt of an answer: numbered sources, then the question. `source_chars` is one
+    budget for every passage or one per passage (`source_budgets`)."""
+    budgets = (source_chars if isinstance(source_chars, list)
+               else [source_chars] * len(passages))
+    blocks = [f"Source [{i}]: {_defang(focus(p.text, question, budget))}"
+              for i, (p, budget) in enumerate(zip(passages, budgets, strict=True), start=1)]
     user = ("\n\n".join(blocks) + "\n\nAnswer this question in one sentence using the sources "
             f"above, and cite the source number like [1]: {question}")
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]

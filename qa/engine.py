@@ -13,6 +13,7 @@ from qa.answer import (
     build_condense_messages,
     build_messages,
     refused_answer,
+    source_budgets,
     verify,
 )
 from qa.config import Settings
@@ -113,7 +114,7 @@ class Engine:
         if not passages:
             yield refused_answer(question, [], time.perf_counter() - t0)
             return
-        messages = build_messages(question, passages, self.settings.source_chars)
+        messages = self.messages(question, passages)
         if streaming:
             reply = []
             for delta in self.llm.stream(messages, self.settings.llm_max_tokens):
@@ -122,8 +123,7 @@ class Engine:
             text = "".join(reply)
         else:
             text = complete(self.llm, messages, self.settings.llm_max_tokens)
-        sparse = self.retriever.sparse()
-        v = verify(question, text, passages, idf=sparse.idf if sparse else None)
+        v = verify(question, text, passages, idf=self._idf())
         weak = not v.refused and not self._enough_evidence(v.evidence, v.citations)
         log.info("question=%r reply=%r refused=%s evidence=%.2f", question, text, v.refused,
                  v.evidence)
@@ -134,6 +134,18 @@ class Engine:
         yield Answer(question=question, text=v.text, refused=False, citations=v.citations,
                      passages=passages, unsupported=v.unsupported, evidence=round(v.evidence, 4),
                      seconds=seconds)
+
+    def messages(self, question: str, passages: list[Passage]) -> list[dict[str, str]]:
+        """The prompt of one answer: the passages, each cut to its budget, and the question."""
+        s = self.settings
+        budgets = source_budgets(question, passages, s.source_chars, s.weak_source_chars,
+                                 s.min_evidence, self._idf())
+        return build_messages(question, passages, budgets)
+
+    def _idf(self) -> Any:
+        """Inverse document frequencies of the BM25 index last retrieved from, if any."""
+        sparse = self.retriever.sparse()
+        return sparse.idf if sparse else None
 
     def condense(self, question: str, history: History | None) -> str:
         """A follow-up rewritten as a standalone question (unchanged without history)."""

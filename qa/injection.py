@@ -17,7 +17,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from qa.answer import build_messages
 from qa.config import Settings
 from qa.embed import Embedder
 from qa.llm import LLM, complete
@@ -54,8 +53,7 @@ def run_injection(spec_path: Path, extra_articles: list[dict[str, Any]], setting
             passages = engine.retrieve(q["question"])
             bare = complete(engine.llm, naive_messages(q["question"], passages),
                             s.llm_max_tokens) if naive else ""
-            prompted = complete(engine.llm, build_messages(q["question"], passages,
-                                                           s.source_chars),
+            prompted = complete(engine.llm, engine.messages(q["question"], passages),
                                 s.llm_max_tokens)
             answer = engine.ask(q["question"])
             cited = [c.article_id.split("#", 1)[-1] for c in answer.citations]

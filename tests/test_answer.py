@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer import build_messages, focus, is_refusal, parse_claims, verify
+from qa.answer import build_messages, focus, is_refusal, parse_claims, source_budgets, verify
 from qa.records import Passage
 
 ARTICLE = (
@@ -41,6 +41,27 @@ def test_focus_keeps_the_sentences_that_match_the_question() -> None:
     text = long + " Bogdanov will invite opposition representatives to Moscow. " + long
     got = focus(text, "Who will Bogdanov invite to Moscow?", budget=200)
     assert "invite opposition representatives" in got and len(got) <= 260
+
+
+def test_passages_that_cannot_carry_an_answer_get_a_shorter_excerpt() -> None:
+    filler = " ".join(f"Oil output rose by {i} percent in the region." for i in range(20))
+    article = ARTICLE + "\n\n" + filler + "\n\n" + filler.replace("Oil", "Gas")
+    on_topic = _passage(ARTICLE[30:200], 1, article)
+    off_topic = _passage(filler, 2, article)
+    unrelated = _passage(filler.replace("Oil", "Gas"), 3, article)
+    question = "Who did Bogdanov invite to a consultation in Moscow?"
+    passages = [unrelated, on_topic, off_topic]
+    # Unset: every passage gets the same budget.
+    assert source_budgets(question, passages, 500) == [500, 500, 500]
+    # The top passage keeps its budget whatever it covers; below it, only a passage that covers
+    # at least min_coverage of the question does.
+    assert source_budgets(question, passages, 500, 150, 0.15) == [500, 500, 150]
+    user = build_messages(question, passages, [500, 500, 150])[1]["content"]
+    third = user.split("Source [3]: ")[1].split("\n\n")[0]
+    assert third.startswith("Oil output rose") and len(third) <= 150
+    assert "invite opposition representatives" in user
+    with pytest.raises(ValueError):  # one budget per passage
+        build_messages(question, passages, [500])
 
 
 def test_parse_claims_attaches_trailing_markers() -> None:

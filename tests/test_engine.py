@@ -60,6 +60,39 @@ def test_source_chars_bounds_each_passage_in_the_prompt(settings, embedder) -> N
     assert sum(map(len, sources[150])) < sum(map(len, sources[1200]))
 
 
+def test_passages_off_the_question_get_the_weak_budget(settings, embedder) -> None:
+    from qa.answer import coverage
+    from qa.text import content_tokens, sentence_spans
+
+    from .conftest import dev_articles
+
+    rows = [r for r in dev_articles() if r["id"].startswith("reuters")][:20]
+    (settings.corpus_dir / "more.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    rebuild(settings, embedder=embedder)
+    engine = Engine(settings, llm=ScriptedLLM(["Russia invited opposition representatives [1]."]),
+                    embedder=embedder)
+    question = "Who did Russia invite to a consultation in Moscow next week?"
+    a = engine.ask(question)
+    prompt = engine.llm.calls[0][1]["content"].split("\n\nAnswer this question")[0]
+    sources = [b.split("]: ", 1)[1].strip() for b in prompt.split("Source [")[1:]]
+    q = set(content_tokens(question))
+    idf = engine.retriever.sparse().idf
+    weak = [i for i, p in enumerate(a.passages)
+            if i > 0 and coverage(q, set(content_tokens(p.text)), idf) < settings.min_evidence]
+    assert weak, "the corpus should give the question some passages that are off its topic"
+    for i, (text, p) in enumerate(zip(sources, a.passages, strict=True)):
+        budget = settings.weak_source_chars if i in weak else settings.source_chars
+        assert len(text) <= budget or len(sentence_spans(text)) == 1, (i, text)
+        if len(p.text) > budget:
+            assert len(text) < len(p.text)
+    # With the weak budget raised to source_chars, every passage gets the same room again.
+    same = Engine(settings.model_copy(update={"weak_source_chars": settings.source_chars}),
+                  llm=ScriptedLLM(["Russia invited opposition representatives [1]."]),
+                  embedder=embedder)
+    same.ask(question)
+    assert len(same.llm.calls[0][1]["content"]) > len(engine.llm.calls[0][1]["content"])
+
+
 def test_stream_yields_deltas_then_answer(engine_factory) -> None:
     engine = engine_factory(["Russia invited opposition representatives [1]."])
     events = list(engine.stream(SEED_QUESTION))
