@@ -58,6 +58,16 @@ def test_export_is_local_cached_and_close_to_fp32(int8, fp32, onnx_cache, monkey
     assert float(int8.encode([texts[3]])[0] @ got[3]) > 0.99
     exported = list((onnx_cache / "onnx").glob("*.int8.onnx"))
     assert len(exported) == 1 and not list((onnx_cache / "onnx").glob(".export-*"))
+    # Traced with eager attention: not SDPA's per-layer masking (IsNaN and Where over every
+    # attention score; only the mask itself is built with Where, once), and the weight MatMuls
+    # run in int8.
+    from collections import Counter
+
+    import onnx
+
+    ops = Counter(n.op_type for n in onnx.load(str(exported[0])).graph.node)
+    assert ops["IsNaN"] == 0 and ops["Where"] < ops["Softmax"] == 6, ops
+    assert ops["MatMulInteger"] >= 6 * 6, ops  # q, k, v, output and two feed-forward per layer
 
     # A second embedder reuses the export instead of making another.
     from qa import onnx_embed
