@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -31,12 +31,14 @@ class Warned(Skipped):
 Item = Article | Skipped
 
 
-def read_corpus(root: Path, max_file_bytes: int = 10_000_000) -> Iterator[Item]:
+def read_corpus(root: Path, max_file_bytes: int = 10_000_000,
+                probe: Callable[[Path, str], Any] | None = None) -> Iterator[Item]:
     """Yield every article under `root` (recursively), and a Skipped note for each bad input.
 
     Files are visited in sorted order and read one at a time, so memory does not grow with
     the corpus. `Warned` notes (a subclass of Skipped) accompany articles that were indexed
-    despite a problem.
+    despite a problem. `probe(path, relative path)` is asked first about each file: what it
+    returns, if anything, is yielded instead of reading the file (a rebuild's unchanged files).
     """
     root = Path(root)
     real_root = root.resolve()
@@ -45,6 +47,10 @@ def read_corpus(root: Path, max_file_bytes: int = 10_000_000) -> Iterator[Item]:
             yield path
             continue
         rel = path.relative_to(root).as_posix()
+        instead = probe(path, rel) if probe is not None else None
+        if instead is not None:
+            yield instead
+            continue
         yield from read_file(path, rel, real_root, max_file_bytes)
 
 
@@ -59,10 +65,12 @@ def walk_files(root: Path) -> Iterator[Path]:
     return (p for p in _walk(root, root.resolve()) if isinstance(p, Path))
 
 
-def file_of(item: Item) -> str:
+def file_of(item: Any) -> str:
     """The corpus file an item came from (relative path)."""
     if isinstance(item, Article):
         return item.source_path
+    if not isinstance(item, Skipped):  # a rebuild's UnchangedFile
+        return str(item.path)
     return re.split(r":\d+$| \(", item.path, maxsplit=1)[0]
 
 

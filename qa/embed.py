@@ -98,6 +98,8 @@ class Embedder:
         self.cache_dir = cache_dir or user_cache_dir()
         self._lock = threading.Lock()
         self._siblings: dict[str, Embedder] = {}
+        self._spare: list[Any] = []  # tokenizers no thread is using (see spare_tokenizer)
+        self._spare_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Any) -> Embedder:
@@ -112,6 +114,18 @@ class Embedder:
     @cached_property
     def tokenizer(self) -> Any:
         return self.new_tokenizer()
+
+    def spare_tokenizer(self) -> Any:
+        """A tokenizer for another thread, from those returned by earlier ones (each costs
+        ~25 ms to load); hand it back with `return_tokenizer` when the thread is done."""
+        with self._spare_lock:
+            if self._spare:
+                return self._spare.pop()
+        return self.new_tokenizer()
+
+    def return_tokenizer(self, tokenizer: Any) -> None:
+        with self._spare_lock:
+            self._spare.append(tokenizer)
 
     def new_tokenizer(self) -> Any:
         """A tokenizer instance of its own, for another thread (fast tokenizers are not shared).

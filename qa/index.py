@@ -18,6 +18,7 @@ from qa.config import Settings
 from qa.corpus import Warned, count_files, date_int, file_of, read_corpus
 from qa.embed import Embedder, backend_hint
 from qa.errors import ConfigError, CorpusError, IndexBusyError, IndexError_
+from qa.filestats import FileStats, UnchangedFile
 from qa.records import Article, Chunk, RebuildSummary, Skipped
 from qa.store import ALIVE, Store, live
 
@@ -174,6 +175,7 @@ def _rebuild(
     t0: float,
 ) -> RebuildSummary:
     emit: Progress = progress or (lambda event, data: None)
+    started_ns = time.time_ns()  # wall clock, like the files' ctimes (see qa.filestats)
     embedder = embedder or Embedder.from_settings(settings)
     store = Store(settings)
     state = store.read_state()
@@ -201,8 +203,12 @@ def _rebuild(
 
     # What the committed generation holds, article by article.
     existing: dict[str, str] = {}
+    chunks_of: dict[str, Any] = {}  # article id -> its number of chunks
     for _, meta, _ in store.iter_records("articles", live(gen), include=["metadatas"]):
         existing[meta["article_id"]] = meta["content_hash"]
+        chunks_of[meta["article_id"]] = meta.get("chunks")
+    # Files whose stat is unchanged since the last rebuild are not read (not with --full).
+    files = FileStats.load(settings, gen, existing, use=not full)
     # Counting files is a second walk of the corpus: only worth it when someone shows progress.
     emit("start", {"existing": len(existing), "files": count_files(corpus) if progress else 0})
     log.info("stage=read generation=%d existing=%d", gen, len(existing))
@@ -238,10 +244,20 @@ def _rebuild(
 
     current_file = None
     try:
-        for item, chunks in _prepared(corpus, settings, embedder, needs_chunks):
+        for item, chunks in _prepared(corpus, settings, embedder, needs_chunks, files.probe):
             if file_of(item) != current_file:
                 current_file = file_of(item)
                 emit("file", {"path": current_file})
+            if isinstance(item, UnchangedFile):
+                fresh = [aid for aid in item.article_ids if aid not in seen]
+                seen.update(fresh)
+                summary.unchanged += len(fresh)
+                for _ in fresh:
+                    emit("article", {"status": "unchanged"})
+                files.keep(item.path)
+                continue
+            if isinstance(item, Skipped):
+                files.taint(file_of(item))
             if isinstance(item, Warned):
                 summary.warnings.append(Skipped(item.path, item.reason))
                 log.warning("%s: %s", item.path, item.reason)
@@ -254,8 +270,10 @@ def _rebuild(
             article = item
             if article.id in seen:
                 summary.skipped.append(Skipped(article.id, "duplicate article id in the corpus"))
+                files.taint(article.source_path)
                 continue
             seen.add(article.id)
+            files.article(article.source_path, article.id)
             old_hash = existing.get(article.id)
             if chunks is None:
                 summary.unchanged += 1
@@ -289,6 +307,7 @@ def _rebuild(
 
     changed = dirty or removed or retire or (state is None) or not (state and state.clean)
     if not changed:
+        files.save(settings, gen, started_ns)
         summary.chunks = state.chunks if state else 0
         summary.seconds = time.perf_counter() - t0
         return summary
@@ -300,8 +319,16 @@ def _rebuild(
     _retire(store, to_retire, gen, new_gen)
     emit("commit", {"generation": new_gen})
     log.info("stage=commit generation=%d", new_gen)
-    n_articles = store.count_live("articles", new_gen)
-    n_chunks = store.count_live("chunks", new_gen)
+    # The new generation holds the articles seen (unchanged ones and those just written), and
+    # their chunks: counted from what was written and the unchanged articles' records, not by
+    # scanning every record (a full scan of 100k chunks takes seconds).
+    n_articles = len(seen)
+    updated = set(retire)
+    kept = [] if full else [chunks_of.get(a) for a in seen if a in existing and a not in updated]
+    if all(isinstance(n, int) for n in kept):
+        n_chunks = summary.embedded + sum(kept)
+    else:  # an article record without its chunk count (not written by this version)
+        n_chunks = store.count_live("chunks", new_gen)
     # The commit point: one upsert of one record.
     store.write_state(
         generation=new_gen,
@@ -315,6 +342,7 @@ def _rebuild(
     )
     emit("committed", {"generation": new_gen})
     log.info("stage=committed generation=%d", new_gen)
+    files.save(settings, new_gen, started_ns)
     _build_sparse(settings, store, new_gen)
     emit("gc", {"generation": new_gen})
     log.info("stage=gc generation=%d", new_gen)
@@ -335,7 +363,8 @@ READ_AHEAD = 2048  # items the reader may hold ahead of the embedder (a few flus
 
 
 def _prepared(
-    corpus: Path, settings: Settings, embedder: Embedder, needs_chunks: Callable[[Article], bool]
+    corpus: Path, settings: Settings, embedder: Embedder, needs_chunks: Callable[[Article], bool],
+    probe: Callable[[Path, str], Any] | None = None,
 ) -> Iterator[tuple[Any, list[Chunk] | None]]:
     """(item, chunks) for every corpus item, read and chunked by a thread running ahead.
 
@@ -361,11 +390,11 @@ def _prepared(
     def work() -> None:
         chunker: Chunker | None = None
         try:
-            for item in read_corpus(corpus, settings.max_file_bytes):
+            for item in read_corpus(corpus, settings.max_file_bytes, probe):
                 chunks = None
                 if isinstance(item, Article) and needs_chunks(item):
                     if chunker is None:
-                        chunker = Chunker(embedder.new_tokenizer(), embedder.max_tokens,
+                        chunker = Chunker(embedder.spare_tokenizer(), embedder.max_tokens,
                                           settings.chunk_size, settings.chunk_overlap)
                     chunks = chunker.split(item)
                 if not put((item, chunks)):
@@ -373,6 +402,9 @@ def _prepared(
             put(_DONE)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
             put(exc)
+        finally:
+            if chunker is not None:
+                embedder.return_tokenizer(chunker.tokenizer)
 
     t = threading.Thread(target=work, name="qa-reader", daemon=True)
     t.start()

@@ -42,6 +42,8 @@ def assert_index_matches_corpus(settings, embedder) -> None:
     n = sum(len(v) for v in want.values())
     assert total_records(settings, "chunks") == n
     assert total_records(settings, "articles") == len(want)
+    state = Store(settings).require_state()  # the counts a rebuild commits (not scanned)
+    assert (state.articles, state.chunks) == (len(want), n)
     assert_bm25_matches_chroma(settings)
 
 

@@ -189,8 +189,8 @@ def test_reader_thread_error_reaches_the_rebuild_and_stops(settings, embedder, c
 
     real = index_mod.read_corpus
 
-    def failing(root, max_bytes):
-        for n, item in enumerate(real(root, max_bytes)):
+    def failing(root, max_bytes, probe=None):
+        for n, item in enumerate(real(root, max_bytes, probe)):
             if n == 20:
                 raise CorpusError("disk went away while reading")
             yield item
@@ -275,3 +275,36 @@ def test_bm25_reuses_unchanged_chunks_and_equals_a_fresh_build(settings, embedde
     s = rebuild(settings, embedder=embedder)
     assert tokenized == [s.chunks]
     assert_index_matches_corpus(settings, embedder)
+
+
+def test_chunks_of_nothing_but_stopwords_are_indexed(settings, embedder, corpus_dir) -> None:
+    """BM25 has no token to index for them (it used to fail the rebuild); dense search still
+    finds them, and the next article is indexed as usual."""
+    (corpus_dir / "russia-pushes-for-peace-talks.txt").unlink()
+    (corpus_dir / "empty-words.txt").write_text("The and of it.\n")
+    assert rebuild(settings, embedder=embedder).added == 1
+    found = Retriever(settings, Store(settings), embedder).retrieve("the", top_k=2)
+    assert [p.text for p in found] == ["The and of it."]
+    (corpus_dir / "harbour.txt").write_text("Harbour news\n\nThe harbour reopened.\n")
+    assert rebuild(settings, embedder=embedder).added == 1
+    top = Retriever(settings, Store(settings), embedder).retrieve("harbour", top_k=2)
+    assert top[0].article_id == "harbour.txt"
+    assert_index_matches_corpus(settings, embedder)
+
+
+def test_the_reader_thread_reuses_a_spare_tokenizer(settings, corpus_dir) -> None:
+    """Each rebuild's reader thread borrows a tokenizer of its own and hands it back, so the
+    next rebuild does not load another one (~25 ms)."""
+    from qa.embed import Embedder
+
+    embedder = Embedder()
+    loads: list[object] = []
+    real = embedder.new_tokenizer
+    embedder.new_tokenizer = lambda: loads.append(1) or real()  # type: ignore[method-assign]
+    rebuild(settings, embedder=embedder)
+    assert len(loads) == 2 and len(embedder._spare) == 1  # the reader's and encode()'s
+    spare = embedder._spare[0]
+    assert spare is not embedder.tokenizer
+    (corpus_dir / "note.md").write_text("# A note\n\nThe harbour reopened on Monday.\n")
+    assert rebuild(settings, embedder=embedder).added == 1
+    assert len(loads) == 2 and embedder._spare == [spare]
