@@ -133,7 +133,7 @@ def main() -> None:
                     help="corpus size for the default full, no-change and one-change rebuilds")
     ap.add_argument("--speed-articles", type=int, default=300,
                     help="corpus size for the torch and int8 speed ratios")
-    ap.add_argument("--rounds", type=int, default=3,
+    ap.add_argument("--rounds", type=int, default=5,
                     help="full torch rebuilds, each after a raw encode (one more raw encode ends)")
     ap.add_argument("--queries", type=int, default=300, help="dense-only probe queries")
     ap.add_argument("--memory-articles", type=int, default=20000,
