@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     embed_backend: Literal["torch", "onnx-int8"] = Field(
         "onnx-int8",
         description="onnx-int8 (default): an int8-quantized ONNX export of the model, made "
-        "locally on first use (~15 s, cached), ~1.9x faster than fp32 with the same dev-set "
+        "locally on first use (~15 s, cached), about twice as fast as fp32 with the same dev-set "
         "recall; torch: the model in fp32. An index keeps the backend it was built with until "
         "a `qa rebuild --full`; setting a different one explicitly demands that full rebuild.",
     )

@@ -19,7 +19,7 @@ from qa.answer import (
 from qa.config import Settings
 from qa.embed import Embedder
 from qa.errors import IndexMissingError, QuestionError
-from qa.llm import LLM, complete, make_llm
+from qa.llm import LLM, complete, make_llm, until_runaway
 from qa.records import Answer, Article, Passage, RebuildSummary
 from qa.retrieve import Filters, Retriever
 from qa.store import Store, live
@@ -117,7 +117,7 @@ class Engine:
         messages = self.messages(question, passages)
         if streaming:
             reply = []
-            for delta in self.llm.stream(messages, self.settings.llm_max_tokens):
+            for delta in until_runaway(self.llm.stream(messages, self.settings.llm_max_tokens)):
                 reply.append(delta)
                 yield delta
             text = "".join(reply)

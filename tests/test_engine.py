@@ -93,6 +93,36 @@ def test_passages_off_the_question_get_the_weak_budget(settings, embedder) -> No
     assert len(same.llm.calls[0][1]["content"]) > len(engine.llm.calls[0][1]["content"])
 
 
+@pytest.mark.parametrize("streaming", [True, False])
+def test_a_reply_of_nothing_but_markers_is_cut_short_and_refused(settings, embedder,
+                                                                 streaming) -> None:
+    """The 0.5B model sometimes counts sources ("[1]: [2]: [3]: ...") up to the token limit;
+    the engine stops reading it after a few markers, and the answer is a refusal."""
+    rebuild(settings, embedder=embedder)
+    pulled: list[str] = []
+    closed: list[bool] = []
+
+    class Counting:
+        name = "counting"
+
+        def stream(self, messages, max_tokens):
+            try:
+                for i in range(1, 200):
+                    pulled.append(f"[{i}]:")
+                    yield f"[{i}]: " if i > 1 else "[1]: "
+            finally:
+                closed.append(True)
+
+    engine = Engine(settings, llm=Counting(), embedder=embedder)
+    if streaming:
+        events = list(engine.stream(SEED_QUESTION))
+        answer = events[-1]
+    else:
+        answer = engine.ask(SEED_QUESTION)
+    assert answer.refused and answer.citations == []
+    assert len(pulled) == 8 and closed == [True]
+
+
 def test_stream_yields_deltas_then_answer(engine_factory) -> None:
     engine = engine_factory(["Russia invited opposition representatives [1]."])
     events = list(engine.stream(SEED_QUESTION))
