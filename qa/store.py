@@ -307,7 +307,7 @@ class Store:
         ids: list[str],
         documents: list[str],
         metadatas: list[dict[str, Any]],
-        embeddings: list[list[float]] | None = None,
+        embeddings: Any = None,  # rows of floats (a 2-D numpy array or lists)
     ) -> None:
         col = self.collection(kind, create=True)
         step = self.max_batch()
