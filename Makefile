@@ -64,11 +64,11 @@ index: install
 lint: install
 	$(BIN)/ruff check qa tests benchmarks
 
-# Every benchmark, ~14 min on 2 cores; prints one table of figures against targets.
+# Every benchmark, 8-10 min on 2 cores here (14.5 on a slower CPU); prints one table of figures against targets.
 bench: install
 	$(BIN)/python benchmarks/run_all.py
 
-# The 20,000-article rebuild memory run alone (~18 min on 2 cores).
+# The 20,000-article rebuild memory run alone (~10 min on 2 cores here, 18 on a slower CPU).
 bench-memory: install
 	$(BIN)/python benchmarks/ingest.py --articles 200 --memory-articles 20000
 

@@ -310,7 +310,7 @@ def main() -> None:
     out.parent.mkdir(exist_ok=True)
     (HERE / "results" / "embed_int8.json").write_text(json.dumps(int8_results, indent=2) + "\n")
     if "memory_rebuild" not in results and out.exists():
-        # Keep the last 20,000-article measurement (it takes ~23 min; `make bench-memory`).
+        # Keep the last 20,000-article measurement (it takes 10-18 min; `make bench-memory`).
         old = json.loads(out.read_text()).get("memory_rebuild")
         if old:
             results["memory_rebuild"] = {**old, "stored": True}

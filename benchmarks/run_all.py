@@ -1,8 +1,9 @@
 """`make bench`: every benchmark in its own process, then one table of figures and targets.
 
 Speed figures are ratios against baselines measured in the same run; absolute times are shown
-for context. Runs in 13.5-14.5 minutes on 2 cores. The 20,000-article rebuild memory run takes
-~18 minutes on its own (`make bench-memory`); its last result is shown, marked as stored.
+for context. Runs in 8-10 minutes on 2 cores here (14.5 on a slower CPU). The 20,000-article
+rebuild memory run takes 10-18 minutes on its own (`make bench-memory`); its last result is
+shown, marked as stored.
 """
 
 from __future__ import annotations
