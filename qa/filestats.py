@@ -87,10 +87,11 @@ class FileStats:
         do not match the settings."""
         known: dict[str, dict[str, Any]] = {}
         if use and generation:
+            header = _header(settings, generation)
             try:
                 data = json.loads(_file(settings, generation).read_text())
-                if {k: data.get(k) for k in _header(settings, generation)} == \
-                        _header(settings, generation) and isinstance(data.get("files"), dict):
+                if {k: data.get(k) for k in header} == header and \
+                        isinstance(data.get("files"), dict):
                     known = data["files"]
             except (OSError, ValueError):
                 pass

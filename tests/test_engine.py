@@ -109,7 +109,7 @@ def test_a_reply_of_nothing_but_markers_is_cut_short_and_refused(settings, embed
             try:
                 for i in range(1, 200):
                     pulled.append(f"[{i}]:")
-                    yield f"[{i}]: " if i > 1 else "[1]: "
+                    yield f"[{i}]: "
             finally:
                 closed.append(True)
 
