@@ -15,9 +15,19 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "russia-pushes-for-peace-talks.txt"
-SHARED = ROOT.parent / "shared"
+# The workspace's shared data (the evaluation set): beside the checkout, or where QA_SHARED_DIR
+# says (read here, once: the tests themselves run without QA_* variables).
+SHARED = Path(os.environ.get("QA_SHARED_DIR") or ROOT.parent / "shared")
 DEV = SHARED / "eval" / "dev"
 SEED_QUESTION = "Who did Russia invite to Moscow?"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not (DEV / "articles.jsonl").is_file():
+        raise pytest.UsageError(
+            f"The tests read the evaluation data in {DEV}, which is missing. Keep the checkout "
+            "beside the workspace's shared/ folder, or set QA_SHARED_DIR to that folder."
+        )
 
 
 @pytest.fixture(autouse=True)
