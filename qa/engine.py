@@ -9,24 +9,25 @@ from collections.abc import Iterator
 from typing import Any
 
 from qa.answer import (
-    REFUSAL_TEXT,
-    build_condense_messages,
-    build_messages,
+    Prompt,
+    Thresholds,
+    build_prompt,
+    condense,
+    judge,
     refused_answer,
     source_budgets,
-    verify,
+    to_answer,
 )
+from qa.answer.condense import History
 from qa.config import Settings
 from qa.embed import Embedder
 from qa.errors import IndexMissingError, QuestionError
 from qa.llm import LLM, complete, make_llm, until_runaway
 from qa.records import Answer, Article, Passage, RebuildSummary
-from qa.retrieve import Filters, Retriever
+from qa.retrieve import Filters, Retrieval, Retriever
 from qa.store import Store, live
 
 log = logging.getLogger(__name__)
-
-History = list[tuple[str, str]]  # (question, answer text) pairs, oldest first
 
 
 class Engine:
@@ -110,11 +111,11 @@ class Engine:
                 streaming: bool) -> Iterator[str | Answer]:
         t0 = time.perf_counter()
         question = self._check(question)
-        passages = self.retriever.retrieve(question, top_k, _filters(filters))
-        if not passages:
+        found = self.retriever.search(question, top_k, _filters(filters))
+        if not found.passages:
             yield refused_answer(question, [], time.perf_counter() - t0)
             return
-        messages = self.messages(question, passages)
+        messages = self.prompt(found).messages
         if streaming:
             reply = []
             for delta in until_runaway(self.llm.stream(messages, self.settings.llm_max_tokens)):
@@ -123,45 +124,30 @@ class Engine:
             text = "".join(reply)
         else:
             text = complete(self.llm, messages, self.settings.llm_max_tokens)
-        v = verify(question, text, passages, idf=self._idf())
-        weak = not v.refused and not self._enough_evidence(v.evidence, v.citations)
-        log.info("question=%r reply=%r refused=%s evidence=%.2f", question, text, v.refused,
-                 v.evidence)
-        seconds = time.perf_counter() - t0
-        if v.refused or weak:
-            yield refused_answer(question, passages, seconds, v.unsupported, v.evidence)
-            return
-        yield Answer(question=question, text=v.text, refused=False, citations=v.citations,
-                     passages=passages, unsupported=v.unsupported, evidence=round(v.evidence, 4),
-                     seconds=seconds)
+        verdict = judge(question, text, found.passages, Thresholds.from_settings(self.settings),
+                        found.idf)
+        log.info("question=%r reply=%r refused=%r evidence=%.2f", question, text,
+                 verdict.reason, verdict.verified.evidence)
+        yield to_answer(question, verdict, found.passages, time.perf_counter() - t0)
 
-    def messages(self, question: str, passages: list[Passage]) -> list[dict[str, str]]:
+    def prompt(self, found: Retrieval) -> Prompt:
         """The prompt of one answer: the passages, each cut to its budget, and the question."""
         s = self.settings
-        budgets = source_budgets(question, passages, s.source_chars, s.weak_source_chars,
-                                 s.min_evidence, self._idf())
-        return build_messages(question, passages, budgets)
+        budgets = source_budgets(found.query, found.passages, s.source_chars,
+                                 s.weak_source_chars, s.min_evidence, found.idf)
+        return build_prompt(found.query, found.passages, budgets)
 
-    def _idf(self) -> Any:
-        """Inverse document frequencies of the BM25 index last retrieved from, if any."""
-        sparse = self.retriever.sparse()
-        return sparse.idf if sparse else None
+    def messages(self, question: str, passages: list[Passage],
+                 idf: Any = None) -> list[dict[str, str]]:
+        """The messages of `prompt` for passages retrieved elsewhere (idf: their BM25 weights)."""
+        return self.prompt(Retrieval(question, passages, idf)).messages
 
     def condense(self, question: str, history: History | None) -> str:
         """A follow-up rewritten as a standalone question (unchanged without history)."""
         question = self._check(question)
-        usable = [(q, a) for q, a in (history or []) if a and a != REFUSAL_TEXT]
-        if not usable:
+        if not history:
             return question
-        rewritten = complete(self.llm, build_condense_messages(question, usable), 64)
-        rewritten = rewritten.strip().strip('"').splitlines()[0].strip() if rewritten else ""
-        if len(rewritten) <= 3:
-            return question
-        if _words(rewritten) == _words(question):
-            # The model echoed the follow-up ("When will he meet him?"): carry the previous
-            # question along, so retrieval and the answer still know who "he" is.
-            return f"{question} (follow-up to: {usable[-1][0]})"
-        return rewritten
+        return condense(self.llm, question, history)
 
     def chat(self, question: str, history: History | None = None, top_k: int | None = None,
              filters: Filters | dict[str, Any] | None = None) -> Answer:
@@ -215,19 +201,11 @@ class Engine:
         return rebuild(self.settings, full=full, progress=progress, embedder=self.embedder)
 
     def as_query_engine(self) -> Any:
-        from qa.llama import QAQueryEngine
+        from qa.llama_index import QAQueryEngine
 
         return QAQueryEngine(engine=self)
 
     # --- helpers -------------------------------------------------------------------------------
-
-    def _enough_evidence(self, evidence: float, citations: list[Any]) -> bool:
-        """Are the cited passages about the question (not merely containing the answer's words)?"""
-        s = self.settings
-        if evidence >= s.strong_evidence:
-            return True
-        closest = max((c.score for c in citations), default=-1.0)
-        return evidence >= s.min_evidence and closest >= s.min_similarity
 
     def _check(self, question: str) -> str:
         if not isinstance(question, str):
@@ -249,8 +227,3 @@ def _filters(filters: Filters | dict[str, Any] | None) -> Filters | None:
         return filters
     return Filters.make(**filters)
 
-
-def _words(text: str) -> list[str]:
-    import re
-
-    return re.findall(r"\w+", text.lower())

@@ -50,10 +50,11 @@ def run_injection(spec_path: Path, extra_articles: list[dict[str, Any]], setting
         engine.rebuild()
         results = []
         for q in spec["questions"]:
-            passages = engine.retrieve(q["question"])
+            found = engine.retriever.search(q["question"])
+            passages = found.passages
             bare = complete(engine.llm, naive_messages(q["question"], passages),
                             s.llm_max_tokens) if naive else ""
-            prompted = complete(engine.llm, engine.messages(q["question"], passages),
+            prompted = complete(engine.llm, engine.prompt(found).messages,
                                 s.llm_max_tokens)
             answer = engine.ask(q["question"])
             cited = [c.article_id.split("#", 1)[-1] for c in answer.citations]

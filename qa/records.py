@@ -88,6 +88,7 @@ class Answer(_Record):
     unsupported: list[str] = field(default_factory=list)  # sentences no passage supports
     evidence: float = 0.0  # share of the question the cited passages cover (idf-weighted)
     seconds: float = 0.0
+    reason: str = ""  # why it was refused ("" when answered): qa.answer.judge names the reasons
 
     def public(self) -> dict[str, Any]:
         """The JSON shape of `qa ask --json` and the UI's /ask endpoint."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,6 +90,13 @@ class Retriever:
             if self._sparse is None or self._sparse.generation != gen:
                 self._sparse = SparseIndex.load(self.settings, self.store, gen)
             return self._sparse
+
+    def search(self, query: str, top_k: int | None = None,
+               filters: Filters | None = None) -> Retrieval:
+        """The passages of `retrieve` with the idf weights of the generation searched."""
+        passages = self.retrieve(query, top_k, filters)
+        sparse = self._sparse
+        return Retrieval(query, passages, sparse.idf if sparse else None)
 
     def sparse(self) -> Any:
         """The BM25 index of the generation last retrieved from (None before any retrieval)."""
@@ -178,3 +186,13 @@ class Retriever:
                 )
             )
         return out
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """What the answer step needs of one retrieval: the passages and the idf weights of the
+    generation they came from (None when no BM25 index was read)."""
+
+    query: str
+    passages: list[Passage]
+    idf: Callable[[str], float] | None = None
