@@ -15,7 +15,12 @@ from pydantic_settings import (
 
 
 class Settings(BaseSettings):
-    """Every knob of qa. Build it once (CLI, UI, your script) and pass it down."""
+    """Every knob of qa. Build it once (CLI, UI, your script) and pass it down.
+
+    Fields are grouped by concern: where things live, reading, chunking and embedding,
+    retrieval and the prompt, the language model, refusal, serving. Invalid values raise
+    ConfigError, whichever way the settings are built.
+    """
 
     model_config = SettingsConfigDict(
         env_prefix="QA_",
@@ -36,7 +41,8 @@ class Settings(BaseSettings):
     )
     chroma_url: str | None = Field(
         None,
-        description="URL of a Chroma server (http://host:port). Unset: embedded Chroma in index_dir.",
+        description="URL of a Chroma server (http://host:port). Unset: embedded Chroma in "
+        "index_dir.",
     )
     chroma_auth_token: str | None = Field(
         None, description="Token sent as `Authorization: Bearer …` to a Chroma server that "
@@ -56,10 +62,10 @@ class Settings(BaseSettings):
     )
     embed_backend: Literal["torch", "onnx-int8"] = Field(
         "onnx-int8",
-        description="onnx-int8 (default): an int8-quantized ONNX export of the model, made "
-        "locally on first use (~15 s, cached), about twice as fast as fp32 with the same dev-set "
-        "recall; torch: the model in fp32. An index keeps the backend it was built with until "
-        "a `qa rebuild --full`; setting a different one explicitly demands that full rebuild.",
+        description="onnx-int8: an int8-quantized ONNX export of the model, made locally on "
+        "first use and cached; torch: the model in fp32. An index keeps the backend it was "
+        "built with until a `qa rebuild --full`; setting a different one explicitly demands "
+        "that full rebuild.",
     )
     embed_batch_size: int | None = Field(
         None, gt=0, le=4096,
@@ -77,22 +83,23 @@ class Settings(BaseSettings):
     )
     chunk_overlap: int = Field(30, ge=0, description="Word-pieces shared by neighbouring chunks.")
 
-    # --- retrieval and answering ---------------------------------------------------------------
+    # --- retrieval and the prompt --------------------------------------------------------------
     top_k: int = Field(5, ge=1, le=50, description="Passages given to the model per question.")
     source_chars: int = Field(
         500, ge=100, le=4000,
         description="Characters of each passage put in the prompt: its sentences that best "
-        "match the question. Prompt prefill is most of the wait for the first token on a CPU; "
-        "300 cut it by 40% on 2 cores, at the cost of about one question in 90 (README).",
+        "match the question. Fewer characters mean a shorter prompt to read before the first "
+        "word (prefill is most of that wait on a CPU) and less context for the answer.",
     )
     weak_source_chars: int = Field(
         200, ge=50, le=4000,
         description="Characters in the prompt for a passage (other than the top one) that "
         "covers less of the question's words than min_evidence, so cannot carry an answer "
-        "alone: its best-matching sentences. Most of the prompt's tokens were such passages; "
-        "cutting them took the first token from 3.2 to 2.1 s with no answer lost on the dev "
-        "and hard sets (README). Set it to source_chars to give every passage the same room.",
+        "alone: its best-matching sentences. Set it to source_chars to give every passage the "
+        "same room.",
     )
+
+    # --- the language model --------------------------------------------------------------------
     llm_backend: Literal["llama-cpp", "openai"] = Field(
         "llama-cpp", description="llama-cpp: local GGUF model; openai: an OpenAI-compatible server."
     )
@@ -114,13 +121,19 @@ class Settings(BaseSettings):
     )
     llm_max_tokens: int = Field(256, ge=16, description="Longest answer in tokens.")
     openai_base_url: str | None = Field(None, description="Base URL of the OpenAI-compatible API.")
-    openai_model: str | None = Field(None, description="Model name on the OpenAI-compatible server.")
-    openai_api_key: str = Field("not-needed", description="API key for the server, if it wants one.")
+    openai_model: str | None = Field(
+        None, description="Model name on the OpenAI-compatible server."
+    )
+    openai_api_key: str = Field(
+        "not-needed", description="API key for the server, if it wants one."
+    )
     openai_timeout: float = Field(120.0, gt=0, description="Seconds to wait for the server.")
-    # Refusal, calibrated on ../shared/eval/dev (see README "Answer quality"). An answer is
-    # given only when its sentences are found in the cited passages AND those passages are
-    # about the question: they cover >= strong_evidence of the question's words (idf-weighted),
-    # or >= min_evidence while also being semantically close (cosine >= min_similarity).
+
+    # --- refusal (qa.answer.judge) --------------------------------------------------------------
+    # An answer is given only when its sentences are found in the cited passages AND those
+    # passages are about the question: they cover >= strong_evidence of the question's words
+    # (idf-weighted), or >= min_evidence while also being semantically close (cosine >=
+    # min_similarity). The defaults are calibrated with `qa eval` (docs/benchmarks.md).
     strong_evidence: float = Field(
         0.45, ge=0.0, le=1.0,
         description="Question coverage (idf-weighted) of the cited passages that alone "
@@ -136,7 +149,8 @@ class Settings(BaseSettings):
         "between min_evidence and strong_evidence.",
     )
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
-    # The web UI (`qa serve`, app.py).
+
+    # --- serving: the web UI (`qa serve`, app.py) ------------------------------------------
     host: str = Field("127.0.0.1", description="Address the UI binds to (loopback by default).")
     port: int = Field(7860, ge=0, le=65535, description="Port of the UI.")
     auth_file: Path | None = Field(
@@ -178,6 +192,14 @@ class Settings(BaseSettings):
         # Explicit arguments (CLI flags) win over the environment, which wins over qa.toml.
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
 
+    def __init__(self, **values: Any) -> None:
+        from pydantic import ValidationError
+
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise _config_error(exc) from exc
+
     @property
     def models_dir(self) -> Path:
         return self.model_cache_dir or (self.index_dir / "models")
@@ -185,19 +207,17 @@ class Settings(BaseSettings):
 
 def load_settings(**overrides: Any) -> Settings:
     """Build settings, dropping overrides that are None (flags the user did not give)."""
-    from pydantic import ValidationError
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
+
+def _config_error(exc: Any) -> Exception:
     from qa.errors import ConfigError
 
-    given = {k: v for k, v in overrides.items() if v is not None}
-    try:
-        return Settings(**given)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise ConfigError(
-            f"Invalid settings ({problems}). Fix qa.toml, the QA_* environment variables "
-            "or the command-line flags."
-        ) from exc
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+        for err in exc.errors()
+    )
+    return ConfigError(
+        f"Invalid settings ({problems}). Fix qa.toml, the QA_* environment variables "
+        "or the command-line flags."
+    )

@@ -9,8 +9,11 @@ from qa.llm import LLM, complete
 
 History = list[tuple[str, str]]  # (question, answer text) pairs, oldest first
 
-CONDENSE_PROMPT = """Rewrite the follow-up question as one standalone question that names what
-"he", "she", "it", "they" or "that" refer to, using the conversation. Reply with the question only."""
+CONDENSE_PROMPT = (
+    "Rewrite the follow-up question as one standalone question that names what\n"
+    '"he", "she", "it", "they" or "that" refer to, using the conversation. '
+    "Reply with the question only."
+)
 
 
 def build_condense_messages(question: str, history: list[tuple[str, str]]) -> list[dict[str, str]]:

@@ -1,4 +1,4 @@
-"""The prompt of an answer: each passage cut to its budget, defanged, numbered, then the question."""
+"""The prompt of an answer: passages cut to their budgets, defanged, numbered; the question."""
 
 from __future__ import annotations
 
