@@ -19,10 +19,10 @@ from qa.answer import (
 from qa.config import Settings
 from qa.embed import Embedder
 from qa.errors import IndexMissingError, QuestionError
+from qa.index.store import Store, live
 from qa.llm import LLM, complete, make_llm, until_runaway
 from qa.records import Answer, Article, Passage, RebuildSummary
 from qa.retrieve import Filters, Retriever
-from qa.store import Store, live
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from qa.config import Settings
 from qa.corpus import date_int, normalize_date
 from qa.embed import Embedder
 from qa.errors import ConfigError
+from qa.index.store import Store, and_where, live
 from qa.records import Passage
-from qa.store import Store, and_where, live
 
 RRF_K = 60  # the constant of Cormack et al.; dampens the weight of the very first ranks
 
@@ -83,7 +83,7 @@ class Retriever:
         self._lock = threading.Lock()
 
     def _sparse_for(self, gen: int) -> Any:
-        from qa.sparse import SparseIndex
+        from qa.index.sparse import SparseIndex
 
         with self._lock:
             if self._sparse is None or self._sparse.generation != gen:

@@ -6,8 +6,8 @@ from collections import defaultdict
 
 from qa.chunking import Chunker
 from qa.corpus import read_corpus
+from qa.index.store import Store, live
 from qa.records import Article
-from qa.store import Store, live
 
 
 def index_contents(settings) -> dict[str, list[tuple[int, int, str]]]:
@@ -49,7 +49,7 @@ def assert_index_matches_corpus(settings, embedder) -> None:
 
 def assert_bm25_matches_chroma(settings) -> None:
     """The BM25 index queries use (the cached one on disk) holds exactly the live chunks."""
-    from qa.sparse import SparseIndex
+    from qa.index.sparse import SparseIndex
 
     store = Store(settings)
     gen = store.require_state().generation

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.config import Settings
-from qa.store import Store, live
+from qa.index.store import Store, live
 from qa.text import content_tokens
 
 _FIELDS = ("article_id", "date_int", "source")

@@ -19,9 +19,9 @@ from qa.config import Settings
 from qa.corpus import Warned, count_files, date_int, file_of, read_corpus
 from qa.embed import Embedder, backend_hint
 from qa.errors import ConfigError, CorpusError, IndexBusyError, IndexError_
-from qa.filestats import FileStats, UnchangedFile
+from qa.index.filestats import FileStats, UnchangedFile
+from qa.index.store import ALIVE, Store, live
 from qa.records import Article, Chunk, RebuildSummary, Skipped
-from qa.store import ALIVE, Store, live
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ def _rebuild(
     t0: float,
 ) -> RebuildSummary:
     emit: Progress = progress or (lambda event, data: None)
-    started_ns = time.time_ns()  # wall clock, like the files' ctimes (see qa.filestats)
+    started_ns = time.time_ns()  # wall clock, like the files' ctimes (see qa.index.filestats)
     embedder = embedder or Embedder.from_settings(settings)
     store = Store(settings)
     state = store.read_state()
@@ -501,7 +501,7 @@ def _write_chunks(
 
 
 def _build_sparse(settings: Settings, store: Store, gen: int) -> None:
-    from qa.sparse import SparseIndex
+    from qa.index.sparse import SparseIndex
 
     try:
         SparseIndex.build(settings, store, gen)
