@@ -6,7 +6,8 @@ from collections import defaultdict
 
 from qa.chunking import Chunker
 from qa.corpus import read_corpus
-from qa.index.store import Store, live
+from qa.index.schema import chunk_span, live
+from qa.index.store import Store
 from qa.records import Article
 
 
@@ -16,7 +17,8 @@ def index_contents(settings) -> dict[str, list[tuple[int, int, str]]]:
     gen = store.require_state().generation
     out: dict[str, list] = defaultdict(list)
     for _, meta, doc in store.iter_records("chunks", live(gen), ["metadatas", "documents"]):
-        out[meta["article_id"]].append((meta["start"], meta["end"], doc))
+        article_id, start, end = chunk_span(meta)
+        out[article_id].append((start, end, doc))
     return {k: sorted(v) for k, v in out.items()}
 
 

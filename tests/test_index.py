@@ -11,8 +11,8 @@ import pytest
 from qa import rebuild
 from qa.errors import ConfigError, CorpusError, IndexBusyError, IndexMissingError
 from qa.index import stats, writer_lock
+from qa.index.schema import live as live_where
 from qa.index.store import Store
-from qa.index.store import live as live_where
 from qa.retrieve import Filters, Retriever
 
 from .conftest import SEED_QUESTION, dev_articles
