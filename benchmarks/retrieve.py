@@ -37,7 +37,7 @@ def _grow(store, base: list[tuple[str, dict, str, list[float]]], start: int, n: 
           generation: int, rng) -> None:
     """Add chunk records start..n-1 (the base ones, then perturbed copies) in `generation` and
     commit it, the way a rebuild that added them would: earlier records stay live."""
-    from qa.store import ALIVE
+    from qa.index.schema import ALIVE
 
     ids, docs, metas, embs = [], [], [], []
     step = store.max_batch()
@@ -71,9 +71,10 @@ def main() -> None:
     from qa.config import Settings
     from qa.engine import Engine
     from qa.index import rebuild
+    from qa.index.schema import live
+    from qa.index.sparse import SparseIndex
+    from qa.index.store import Store
     from qa.retrieve import Retriever
-    from qa.sparse import SparseIndex
-    from qa.store import Store, live
 
     questions = [json.loads(line)["question"] for line in
                  (DEV / "questions.jsonl").read_text().splitlines() if line][: args.queries]

@@ -315,7 +315,7 @@ def migrate(index_dir: Path | None, chroma_url: str | None, to_url: str | None,
 
     def go() -> None:
         from qa.errors import ConfigError
-        from qa.migrate import migrate as run_migrate
+        from qa.index.migrate import migrate as run_migrate
 
         if bool(to_url) == bool(to_index):
             raise ConfigError("Give exactly one target: --to-url http://host:port or "

@@ -22,10 +22,11 @@ from qa.answer.condense import History
 from qa.config import Settings
 from qa.embed import Embedder
 from qa.errors import IndexMissingError, QuestionError
+from qa.index.schema import article_from_row, article_listing, live, live_article
+from qa.index.store import Store
 from qa.llm import LLM, complete, make_llm, until_runaway
 from qa.records import Answer, Article, Passage, RebuildSummary
 from qa.retrieve import Filters, Retrieval, Retriever
-from qa.store import Store, live
 
 log = logging.getLogger(__name__)
 
@@ -158,27 +159,21 @@ class Engine:
         """The article text every citation's offsets point into."""
         gen = self.store.require_state().generation
         got = self.store.collection("articles").get(
-            where={"$and": [{"article_id": article_id}, *live(gen)["$and"]]},
+            where=live_article(article_id, gen),
             include=["metadatas", "documents"],
         )
         if not got["ids"]:
             raise IndexMissingError(f"No article {article_id!r} in the index — run `qa rebuild` "
                                     "if it was added recently.")
         m, text = got["metadatas"][0], got["documents"][0]
-        return Article(id=article_id, title=m.get("title", ""), text=text or "",
-                       url=m.get("url", ""), date=m.get("date", ""), source=m.get("source", ""),
-                       author=m.get("author", ""), source_path=m.get("source_path", ""),
-                       content_hash=m.get("content_hash", ""))
+        return article_from_row(article_id, m, text)
 
     def articles(self) -> list[dict[str, Any]]:
         """The indexed articles' metadata (title, date, source, chunks, file), by date, newest
         first."""
         gen = self.store.require_state().generation
-        rows = [
-            {k: m.get(k, "") for k in ("article_id", "title", "date", "source", "url",
-                                       "source_path", "chunks")}
-            for _, m, _ in self.store.iter_records("articles", live(gen), ["metadatas"])
-        ]
+        records = self.store.iter_records("articles", live(gen), ["metadatas"])
+        rows = [article_listing(m) for _, m, _ in records]
         rows.sort(key=lambda r: (r["date"] or "", r["title"]), reverse=True)
         return rows
 

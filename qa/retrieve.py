@@ -11,8 +11,17 @@ from qa.config import Settings
 from qa.corpus import date_int, normalize_date
 from qa.embed import Embedder
 from qa.errors import ConfigError
+from qa.index.schema import (
+    ARTICLE_ID,
+    DATE_INT,
+    SOURCE,
+    filter_fields,
+    is_live,
+    live,
+    passage_from_row,
+)
+from qa.index.store import Store, and_where
 from qa.records import Passage
-from qa.store import Store, and_where, live
 
 RRF_K = 60  # the constant of Cormack et al.; dampens the weight of the very first ranks
 
@@ -53,14 +62,14 @@ class Filters:
     def where(self) -> dict[str, Any] | None:
         clauses: list[dict[str, Any]] = []
         if self.sources:
-            clauses.append({"source": {"$in": list(self.sources)}})
+            clauses.append({SOURCE: {"$in": list(self.sources)}})
         if self.since:
-            clauses.append({"date_int": {"$gte": date_int(self.since)}})
+            clauses.append({DATE_INT: {"$gte": date_int(self.since)}})
         if self.until:
-            clauses.append({"date_int": {"$lte": date_int(self.until)}})
-            clauses.append({"date_int": {"$gt": 0}})
+            clauses.append({DATE_INT: {"$lte": date_int(self.until)}})
+            clauses.append({DATE_INT: {"$gt": 0}})
         if self.article_ids:
-            clauses.append({"article_id": {"$in": list(self.article_ids)}})
+            clauses.append({ARTICLE_ID: {"$in": list(self.article_ids)}})
         return and_where(*clauses)
 
     def allows(self, article_id: str, d: int, source: str) -> bool:
@@ -84,7 +93,7 @@ class Retriever:
         self._lock = threading.Lock()
 
     def _sparse_for(self, gen: int) -> Any:
-        from qa.sparse import SparseIndex
+        from qa.index.sparse import SparseIndex
 
         with self._lock:
             if self._sparse is None or self._sparse.generation != gen:
@@ -116,10 +125,7 @@ class Retriever:
         ids, metas = got["ids"][0], got["metadatas"][0]
         keep = [
             rid for rid, m in zip(ids, metas, strict=True)
-            if int(m.get("gen_added", 0)) <= gen < int(m.get("gen_removed", 0))
-            and (filters is None or filters.allows(m.get("article_id", ""),
-                                                   int(m.get("date_int") or 0),
-                                                   m.get("source", "")))
+            if is_live(m, gen) and (filters is None or filters.allows(*filter_fields(m)))
         ]
         if len(keep) >= pool or len(ids) < n:  # enough, or every record was seen
             return keep[:pool]
@@ -148,7 +154,7 @@ class Retriever:
             m = sparse.meta
 
             def allowed(i: int) -> bool:
-                return filters.allows(m["article_id"][i], m["date_int"][i] or 0, m["source"][i])
+                return filters.allows(m[ARTICLE_ID][i], m[DATE_INT][i] or 0, m[SOURCE][i])
 
         sparse_ids = [cid for cid, _ in sparse.search(query, pool, allowed)]
 
@@ -170,21 +176,7 @@ class Retriever:
                 continue
             meta, doc, emb = by_id[cid]
             sim = float(np.dot(np.asarray(emb, dtype=np.float32), qvec))
-            out.append(
-                Passage(
-                    chunk_id=cid,
-                    article_id=meta["article_id"],
-                    title=meta.get("title", ""),
-                    text=doc or "",
-                    start=int(meta["start"]),
-                    end=int(meta["end"]),
-                    url=meta.get("url", ""),
-                    date=meta.get("date", ""),
-                    source=meta.get("source", ""),
-                    source_path=meta.get("source_path", ""),
-                    score=round(sim, 4),
-                )
-            )
+            out.append(passage_from_row(cid, meta, doc, round(sim, 4)))
         return out
 
 

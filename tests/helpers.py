@@ -6,8 +6,9 @@ from collections import defaultdict
 
 from qa.chunking import Chunker
 from qa.corpus import read_corpus
+from qa.index.schema import chunk_span, live
+from qa.index.store import Store
 from qa.records import Article
-from qa.store import Store, live
 
 
 def index_contents(settings) -> dict[str, list[tuple[int, int, str]]]:
@@ -16,7 +17,8 @@ def index_contents(settings) -> dict[str, list[tuple[int, int, str]]]:
     gen = store.require_state().generation
     out: dict[str, list] = defaultdict(list)
     for _, meta, doc in store.iter_records("chunks", live(gen), ["metadatas", "documents"]):
-        out[meta["article_id"]].append((meta["start"], meta["end"], doc))
+        article_id, start, end = chunk_span(meta)
+        out[article_id].append((start, end, doc))
     return {k: sorted(v) for k, v in out.items()}
 
 
@@ -49,7 +51,7 @@ def assert_index_matches_corpus(settings, embedder) -> None:
 
 def assert_bm25_matches_chroma(settings) -> None:
     """The BM25 index queries use (the cached one on disk) holds exactly the live chunks."""
-    from qa.sparse import SparseIndex
+    from qa.index.sparse import SparseIndex
 
     store = Store(settings)
     gen = store.require_state().generation

@@ -5,8 +5,8 @@ import sys
 
 from qa import Settings
 from qa.embed import Embedder
+from qa.index.store import Store
 from qa.retrieve import Retriever
-from qa.store import Store
 
 settings = Settings(corpus_dir=sys.argv[1], index_dir=sys.argv[2])
 store = Store(settings)

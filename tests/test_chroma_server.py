@@ -19,8 +19,8 @@ import pytest
 from qa import Settings, rebuild
 from qa.engine import Engine
 from qa.errors import IndexBusyError, IndexError_
+from qa.index.store import Store
 from qa.llm import ScriptedLLM
-from qa.store import Store
 
 from .conftest import SEED, SEED_QUESTION, dev_articles
 from .helpers import assert_index_matches_corpus

@@ -13,8 +13,8 @@ import pytest
 
 from qa import rebuild
 from qa.errors import ConfigError, ModelError
+from qa.index.store import Store
 from qa.retrieve import Retriever
-from qa.store import Store
 from tests.conftest import DEV, SEED_QUESTION, dev_articles
 from tests.helpers import assert_index_matches_corpus
 from tests.test_cli import qa
@@ -291,7 +291,7 @@ def test_questions_on_an_int8_index_load_neither_torch_nor_transformers(int8_set
         "from qa import Settings\n"
         "from qa.embed import Embedder\n"
         "from qa.retrieve import Retriever\n"
-        "from qa.store import Store\n"
+        "from qa.index.store import Store\n"
         f"s = Settings(corpus_dir={str(int8_settings.corpus_dir)!r}, "
         f"index_dir={str(int8_settings.index_dir)!r}, "
         f"model_cache_dir={str(int8_settings.model_cache_dir)!r})\n"

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from qa import filestats, rebuild
-from qa.filestats import FileStats, UnchangedFile
+from qa import rebuild
+from qa.index import filestats
+from qa.index.filestats import FileStats, UnchangedFile
 
 from .conftest import dev_articles
 from .helpers import assert_index_matches_corpus

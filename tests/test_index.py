@@ -11,9 +11,9 @@ import pytest
 from qa import rebuild
 from qa.errors import ConfigError, CorpusError, IndexBusyError, IndexMissingError
 from qa.index import stats, writer_lock
+from qa.index.schema import live as live_where
+from qa.index.store import Store
 from qa.retrieve import Filters, Retriever
-from qa.store import Store
-from qa.store import live as live_where
 
 from .conftest import SEED_QUESTION, dev_articles
 from .helpers import assert_index_matches_corpus, index_contents
@@ -146,8 +146,8 @@ def test_narrow_filter_on_a_larger_index_falls_back_to_chroma_filtering(
     among 40), it asks Chroma for filtered results instead, and the answer is the same."""
     import json as _json
 
+    from qa.index.store import Store
     from qa.retrieve import Filters, Retriever
-    from qa.store import Store
 
     (corpus_dir / "dev.jsonl").write_text(
         "".join(_json.dumps(r) + "\n" for r in dev_articles(40)))
@@ -234,7 +234,7 @@ def test_bm25_reuses_unchanged_chunks_and_equals_a_fresh_build(settings, embedde
     token cache only costs the reuse."""
     import shutil
 
-    from qa import sparse
+    from qa.index import sparse
 
     rows = dev_articles(20)
     _jsonl(corpus_dir / "dev.jsonl", rows[:15])

@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from qa.sparse import bm25_index
+from qa.index.sparse import bm25_index
 from qa.text import content_tokens
 
 from .conftest import dev_articles

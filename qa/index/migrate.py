@@ -12,7 +12,8 @@ from typing import Any
 from qa.config import Settings
 from qa.errors import ConfigError, IndexError_
 from qa.index import server_lease, writer_lock
-from qa.store import STATE_ID, Store, live
+from qa.index.schema import live
+from qa.index.store import STATE_ID, Store
 
 
 def migrate(source: Settings, target: Settings, replace: bool = False) -> dict[str, Any]:

@@ -22,8 +22,8 @@ from typing import Any
 
 from qa.config import Settings
 from qa.errors import IndexBusyError, IndexError_, IndexMissingError
+from qa.index.schema import GEN_REMOVED, live
 
-ALIVE = 2**62  # gen_removed of a record no generation has retired yet
 STATE_ID = "state"
 LEASE_ID = "writer-lease"
 _DUMMY = [1.0]  # articles and state records need an embedding; they are never searched
@@ -57,11 +57,6 @@ class State:
 
 
 _CONNECT_LOCK = threading.Lock()
-
-
-def live(generation: int) -> dict[str, Any]:
-    """Chroma `where` clause selecting the records of one generation."""
-    return {"$and": [{"gen_added": {"$lte": generation}}, {"gen_removed": {"$gt": generation}}]}
 
 
 def and_where(*clauses: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -287,7 +282,7 @@ class Store:
         step = self.max_batch()
         for i in range(0, len(ids), step):
             batch = ids[i : i + step]
-            col.update(ids=batch, metadatas=[{"gen_removed": value}] * len(batch))
+            col.update(ids=batch, metadatas=[{GEN_REMOVED: value}] * len(batch))
         return len(ids)
 
     def delete_where(self, kind: str, where: dict[str, Any]) -> int:

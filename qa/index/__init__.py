@@ -16,40 +16,28 @@ from typing import Any
 
 from qa.chunking import Chunker
 from qa.config import Settings
-from qa.corpus import Warned, count_files, date_int, file_of, read_corpus
+from qa.corpus import Warned, count_files, file_of, read_corpus
 from qa.embed import Embedder, backend_hint
 from qa.errors import ConfigError, CorpusError, IndexBusyError, IndexError_
-from qa.filestats import FileStats, UnchangedFile
+from qa.index.filestats import FileStats, UnchangedFile
+from qa.index.schema import (
+    ALIVE,
+    ARTICLE_ID,
+    GEN_ADDED,
+    GEN_REMOVED,
+    article_hash,
+    article_meta,
+    article_record_id,
+    chunk_meta,
+    chunk_record_id,
+    live,
+)
+from qa.index.store import Store
 from qa.records import Article, Chunk, RebuildSummary, Skipped
-from qa.store import ALIVE, Store, live
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, dict[str, Any]], None]
-
-
-def _common_meta(a: Article, generation: int) -> dict[str, Any]:
-    """Metadata of an article's record and of each of its chunks (filters need it on both)."""
-    return {
-        "article_id": a.id,
-        "title": a.title,
-        "url": a.url,
-        "date": a.date,
-        "date_int": date_int(a.date),
-        "source": a.source,
-        "source_path": a.source_path,
-        "content_hash": a.content_hash,
-        "gen_added": generation,
-        "gen_removed": ALIVE,
-    }
-
-
-def article_meta(a: Article, generation: int, chunks: int) -> dict[str, Any]:
-    return {**_common_meta(a, generation), "author": a.author, "chunks": chunks}
-
-
-def chunk_meta(a: Article, c: Chunk, generation: int) -> dict[str, Any]:
-    return {**_common_meta(a, generation), "chunk": c.number, "start": c.start, "end": c.end}
 
 
 @contextlib.contextmanager
@@ -176,7 +164,7 @@ def _rebuild(
     t0: float,
 ) -> RebuildSummary:
     emit: Progress = progress or (lambda event, data: None)
-    started_ns = time.time_ns()  # wall clock, like the files' ctimes (see qa.filestats)
+    started_ns = time.time_ns()  # wall clock, like the files' ctimes (see qa.index.filestats)
     embedder = embedder or Embedder.from_settings(settings)
     store = Store(settings)
     state = store.read_state()
@@ -206,8 +194,9 @@ def _rebuild(
     existing: dict[str, str] = {}
     chunks_of: dict[str, Any] = {}  # article id -> its number of chunks
     for _, meta, _ in store.iter_records("articles", live(gen), include=["metadatas"]):
-        existing[meta["article_id"]] = meta["content_hash"]
-        chunks_of[meta["article_id"]] = meta.get("chunks")
+        aid, content_hash, n = article_hash(meta)
+        existing[aid] = content_hash
+        chunks_of[aid] = n
     # Files whose stat is unchanged since the last rebuild are not read (not with --full).
     files = FileStats.load(settings, gen, existing, use=not full)
     # Counting files is a second walk of the corpus: only worth it when someone shows progress.
@@ -355,8 +344,8 @@ def _rebuild(
     _build_sparse(settings, store, new_gen)
     emit("gc", {"generation": new_gen})
     log.info("stage=gc generation=%d", new_gen)
-    store.delete_where("chunks", {"gen_removed": {"$lte": new_gen}})
-    store.delete_where("articles", {"gen_removed": {"$lte": new_gen}})
+    store.delete_where("chunks", {GEN_REMOVED: {"$lte": new_gen}})
+    store.delete_where("articles", {GEN_REMOVED: {"$lte": new_gen}})
     store.write_state(clean=True)
     summary.generation = new_gen
     summary.chunks = n_chunks
@@ -435,10 +424,10 @@ def _prepared(
 def _roll_back(store: Store, gen: int) -> None:
     """Undo what an interrupted rebuild left: uncommitted records and pending retirements."""
     for kind in ("chunks", "articles"):
-        store.delete_where(kind, {"gen_added": {"$gt": gen}})
-        store.delete_where(kind, {"gen_removed": {"$lte": gen}})
+        store.delete_where(kind, {GEN_ADDED: {"$gt": gen}})
+        store.delete_where(kind, {GEN_REMOVED: {"$lte": gen}})
         store.set_gen_removed(
-            kind, {"$and": [{"gen_removed": {"$gt": gen}}, {"gen_removed": {"$lt": ALIVE}}]}, ALIVE
+            kind, {"$and": [{GEN_REMOVED: {"$gt": gen}}, {GEN_REMOVED: {"$lt": ALIVE}}]}, ALIVE
         )
 
 
@@ -446,7 +435,7 @@ def _retire(store: Store, article_ids: list[str], gen: int, new_gen: int) -> Non
     step = 200
     for i in range(0, len(article_ids), step):
         ids = article_ids[i : i + step]
-        where = {"$and": [{"article_id": {"$in": ids}}, *live(gen)["$and"]]}
+        where = {"$and": [{ARTICLE_ID: {"$in": ids}}, *live(gen)["$and"]]}
         for kind in ("chunks", "articles"):
             store.set_gen_removed(kind, where, new_gen)
 
@@ -473,7 +462,7 @@ def _write_articles(store: Store, items: list[tuple[Article, list[Chunk]]], gen:
     log.info("stage=write articles=%d", len(items))
     store.add(
         "articles",
-        ids=[f"{a.id}@{gen}" for a, _ in items],
+        ids=[article_record_id(a.id, gen) for a, _ in items],
         documents=[a.text for a, _ in items],
         metadatas=[article_meta(a, gen, len(chunks)) for a, chunks in items],
     )
@@ -492,7 +481,7 @@ def _write_chunks(
     log.info("stage=write-chunks chunks=%d", len(pieces))
     store.add(
         "chunks",
-        ids=[f"{a.id}@{gen}#{c.number}" for a, c in pieces],
+        ids=[chunk_record_id(a.id, gen, c.number) for a, c in pieces],
         documents=[c.text for _, c in pieces],
         metadatas=[chunk_meta(a, c, gen) for a, c in pieces],
         embeddings=vectors,
@@ -501,7 +490,7 @@ def _write_chunks(
 
 
 def _build_sparse(settings: Settings, store: Store, gen: int) -> None:
-    from qa.sparse import SparseIndex
+    from qa.index.sparse import SparseIndex
 
     try:
         SparseIndex.build(settings, store, gen)

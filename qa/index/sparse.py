@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from qa.config import Settings
-from qa.store import Store, live
+from qa.index.schema import ARTICLE_ID, DATE_INT, SOURCE, live
+from qa.index.store import Store
 from qa.text import content_tokens
 
-_FIELDS = ("article_id", "date_int", "source")
+_FIELDS = (ARTICLE_ID, DATE_INT, SOURCE)
 
 
 def _quiet() -> None:
