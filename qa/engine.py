@@ -17,9 +17,8 @@ from qa.answer import (
     verify,
 )
 from qa.config import Settings
-from qa.embed import Embedder
 from qa.errors import IndexMissingError, QuestionError
-from qa.llm import LLM, complete, make_llm, until_runaway
+from qa.models import LLM, Embedder, complete, make_llm, until_runaway
 from qa.records import Answer, Article, Passage, RebuildSummary
 from qa.retrieve import Filters, Retriever
 from qa.store import Store, live

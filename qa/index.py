@@ -17,9 +17,9 @@ from typing import Any
 from qa.chunking import Chunker
 from qa.config import Settings
 from qa.corpus import Warned, count_files, date_int, file_of, read_corpus
-from qa.embed import Embedder, backend_hint
 from qa.errors import ConfigError, CorpusError, IndexBusyError, IndexError_
 from qa.filestats import FileStats, UnchangedFile
+from qa.models import Embedder, backend_hint
 from qa.records import Article, Chunk, RebuildSummary, Skipped
 from qa.store import ALIVE, Store, live
 

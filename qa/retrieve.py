@@ -8,8 +8,8 @@ from typing import Any
 
 from qa.config import Settings
 from qa.corpus import date_int, normalize_date
-from qa.embed import Embedder
 from qa.errors import ConfigError
+from qa.models import Embedder
 from qa.records import Passage
 from qa.store import Store, and_where, live
 

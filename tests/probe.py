@@ -4,7 +4,7 @@ import json
 import sys
 
 from qa import Settings
-from qa.embed import Embedder
+from qa.models.embed import Embedder
 from qa.retrieve import Retriever
 from qa.store import Store
 

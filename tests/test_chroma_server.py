@@ -19,7 +19,7 @@ import pytest
 from qa import Settings, rebuild
 from qa.engine import Engine
 from qa.errors import IndexBusyError, IndexError_
-from qa.llm import ScriptedLLM
+from qa.models import ScriptedLLM
 from qa.store import Store
 
 from .conftest import SEED, SEED_QUESTION, dev_articles
