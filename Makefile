@@ -12,7 +12,8 @@ export ANONYMIZED_TELEMETRY := False
 # llama-cpp-python builds llama.cpp from source with -march=native. On a Xeon with AMX that
 # includes the AMX kernels, which in 0.3.36 crash with SIGILL at the first prompt (and were no
 # faster than AVX-512 here), so they are left out; --no-cache-dir, because a wheel cached by an
-# earlier plain install may carry them. (qa also turns them off at run time: qa/llm.py.)
+# earlier plain install may carry them. (qa also turns them off at run time:
+# qa/models/llama_cpp.py.)
 LLAMA_CPP_VERSION := 0.3.36
 LLAMA_CFLAGS := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
 

@@ -143,7 +143,7 @@ def main() -> None:
     from qa import Settings, rebuild
     from qa.chunking import Chunker
     from qa.corpus import read_corpus
-    from qa.embed import Embedder
+    from qa.models.embed import Embedder
     from qa.records import Article
 
     results: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, "

@@ -20,11 +20,10 @@ from qa.answer import (
 )
 from qa.answer.condense import History
 from qa.config import Settings
-from qa.embed import Embedder
 from qa.errors import IndexMissingError, QuestionError
 from qa.index.schema import article_from_row, article_listing, live, live_article
 from qa.index.store import Store
-from qa.llm import LLM, complete, make_llm, until_runaway
+from qa.models import LLM, Embedder, complete, make_llm, until_runaway
 from qa.records import Answer, Article, Passage, RebuildSummary
 from qa.retrieve import Filters, Retrieval, Retriever
 

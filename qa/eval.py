@@ -14,9 +14,8 @@ from typing import Any
 
 from qa.answer import strip_markers
 from qa.config import Settings
-from qa.embed import Embedder
 from qa.errors import CorpusError, QAError
-from qa.llm import LLM
+from qa.models import LLM, Embedder
 
 ARTICLES = "articles.jsonl"
 QUESTIONS = "questions.jsonl"

@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.config import Settings
-from qa.embed import Embedder
-from qa.llm import LLM, complete
+from qa.models import LLM, Embedder, complete
 
 
 def naive_messages(question: str, passages: list[Any]) -> list[dict[str, str]]:

@@ -9,7 +9,6 @@ from typing import Any
 
 from qa.config import Settings
 from qa.corpus import date_int, normalize_date
-from qa.embed import Embedder
 from qa.errors import ConfigError
 from qa.index.schema import (
     ARTICLE_ID,
@@ -21,6 +20,7 @@ from qa.index.schema import (
     passage_from_row,
 )
 from qa.index.store import Store, and_where
+from qa.models import Embedder
 from qa.records import Passage
 
 RRF_K = 60  # the constant of Cormack et al.; dampens the weight of the very first ranks

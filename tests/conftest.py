@@ -41,7 +41,7 @@ def _isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.fixture(scope="session")
 def embedder():
-    from qa.embed import Embedder
+    from qa.models.embed import Embedder
 
     return Embedder()
 

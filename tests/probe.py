@@ -4,8 +4,8 @@ import json
 import sys
 
 from qa import Settings
-from qa.embed import Embedder
 from qa.index.store import Store
+from qa.models.embed import Embedder
 from qa.retrieve import Retriever
 
 settings = Settings(corpus_dir=sys.argv[1], index_dir=sys.argv[2])

@@ -20,7 +20,7 @@ from qa import Settings, rebuild
 from qa.engine import Engine
 from qa.errors import IndexBusyError, IndexError_
 from qa.index.store import Store
-from qa.llm import ScriptedLLM
+from qa.models import ScriptedLLM
 
 from .conftest import SEED, SEED_QUESTION, dev_articles
 from .helpers import assert_index_matches_corpus

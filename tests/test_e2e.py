@@ -116,8 +116,9 @@ def test_amx_kernels_are_turned_off_at_load(monkeypatch) -> None:
     llama.cpp's extra buffer types and still answers; other builds keep them (weight repacking)."""
     import llama_cpp
 
-    import qa.llm as llm_module
-    from qa.llm import LlamaCppLLM, has_amx_kernels, model_path
+    import qa.models.llama_cpp as llm_module
+    from qa.models import model_path
+    from qa.models.llama_cpp import LlamaCppLLM, has_amx_kernels
 
     path = model_path(Settings(model_cache_dir=ROOT / "indexes" / "models"))
     built_with_amx = b"AMX_INT8 = 1" in llama_cpp.llama_print_system_info()

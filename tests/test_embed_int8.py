@@ -28,14 +28,14 @@ def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def int8(onnx_cache: Path):
-    from qa.embed import Embedder
+    from qa.models.embed import Embedder
 
     return Embedder(backend="onnx-int8", cache_dir=onnx_cache)
 
 
 @pytest.fixture(scope="session")
 def fp32():
-    from qa.embed import Embedder
+    from qa.models.embed import Embedder
 
     return Embedder(backend="torch")
 
@@ -70,8 +70,8 @@ def test_export_is_local_cached_and_close_to_fp32(int8, fp32, onnx_cache, monkey
     assert ops["MatMulInteger"] >= 6 * 6, ops  # q, k, v, output and two feed-forward per layer
 
     # A second embedder reuses the export instead of making another.
-    from qa import onnx_embed
-    from qa.embed import Embedder
+    from qa.models import onnx_embed
+    from qa.models.embed import Embedder
 
     monkeypatch.setattr(onnx_embed, "export_int8", lambda *a: pytest.fail("re-exported"))
     again = Embedder(backend="onnx-int8", cache_dir=onnx_cache)
@@ -81,8 +81,8 @@ def test_export_is_local_cached_and_close_to_fp32(int8, fp32, onnx_cache, monkey
 def test_export_leaves_the_working_folder_clean(tmp_path, monkeypatch) -> None:
     """onnxruntime's quantizer drops `sym_shape_infer_temp.onnx` and a 90 MB `<uuid>.data` into
     the current folder; the export runs in a scratch folder so nothing lands where qa runs."""
-    from qa.embed import resolve_model_path
-    from qa.onnx_embed import export_int8
+    from qa.models.embed import resolve_model_path
+    from qa.models.onnx_embed import export_int8
 
     work = tmp_path / "work"
     work.mkdir()
@@ -95,7 +95,7 @@ def test_export_leaves_the_working_folder_clean(tmp_path, monkeypatch) -> None:
 
 
 def test_export_failure_is_a_clear_error(tmp_path) -> None:
-    from qa.onnx_embed import export_int8
+    from qa.models.onnx_embed import export_int8
 
     model = tmp_path / "not-a-model"
     model.mkdir()
@@ -145,8 +145,8 @@ def test_another_model_is_refused_for_questions(embedder) -> None:
 
 
 def test_unsupported_pooling_is_a_clear_error(tmp_path) -> None:
-    from qa.embed import resolve_model_path
-    from qa.onnx_embed import pooling_mode
+    from qa.models.embed import resolve_model_path
+    from qa.models.onnx_embed import pooling_mode
 
     bundled = resolve_model_path(None)
     assert pooling_mode(bundled) == "mean"
@@ -154,7 +154,8 @@ def test_unsupported_pooling_is_a_clear_error(tmp_path) -> None:
     shutil.copytree(bundled, model)
     modules = json.loads((model / "modules.json").read_text())
     (model / "modules.json").write_text(json.dumps(
-        [*modules, {"idx": 9, "name": "9", "path": "2_Dense", "type": "sentence_transformers.models.Dense"}]))
+        [*modules, {"idx": 9, "name": "9", "path": "2_Dense",
+                    "type": "sentence_transformers.models.Dense"}]))
     with pytest.raises(ModelError, match="QA_EMBED_BACKEND=torch"):
         pooling_mode(model)
     (model / "modules.json").write_text(json.dumps(modules))
@@ -201,7 +202,7 @@ def test_retrieval_only_eval_recall_matches_fp32(onnx_cache) -> None:
 
 def test_env_selects_backend(monkeypatch) -> None:
     from qa import Settings
-    from qa.embed import Embedder
+    from qa.models.embed import Embedder
 
     assert Embedder.from_settings(Settings()).name.endswith(":onnx-int8")  # the default
     monkeypatch.setenv("QA_EMBED_BACKEND", "torch")
@@ -216,7 +217,7 @@ def test_env_selects_backend(monkeypatch) -> None:
 
 def test_batch_size_is_the_backends_own_unless_set(monkeypatch, int8, onnx_cache) -> None:
     from qa import Settings
-    from qa.embed import Embedder
+    from qa.models.embed import Embedder
 
     assert Embedder.from_settings(Settings()).batch_size == 8  # int8: fastest at 4-16 here
     torch_embedder = Embedder(backend="torch", cache_dir=onnx_cache)
@@ -260,8 +261,8 @@ def test_fast_tokenizer_matches_transformers() -> None:
     those of transformers' tokenizer, so chunk boundaries and vectors do not change."""
     from transformers import AutoTokenizer
 
-    from qa.embed import resolve_model_path
-    from qa.tokenizer import FastTokenizer
+    from qa.models.embed import resolve_model_path
+    from qa.models.tokenizer import FastTokenizer
 
     model = resolve_model_path(None)
     hf, ft = AutoTokenizer.from_pretrained(str(model)), FastTokenizer(model)
@@ -289,7 +290,7 @@ def test_questions_on_an_int8_index_load_neither_torch_nor_transformers(int8_set
     code = (
         "import sys\n"
         "from qa import Settings\n"
-        "from qa.embed import Embedder\n"
+        "from qa.models.embed import Embedder\n"
         "from qa.retrieve import Retriever\n"
         "from qa.index.store import Store\n"
         f"s = Settings(corpus_dir={str(int8_settings.corpus_dir)!r}, "

@@ -9,7 +9,7 @@ import pytest
 from qa import rebuild
 from qa.engine import Engine
 from qa.errors import IndexMissingError, LLMError, QuestionError
-from qa.llm import ScriptedLLM
+from qa.models import ScriptedLLM
 from qa.records import Answer
 
 from .conftest import SEED_QUESTION

@@ -18,7 +18,7 @@ import pytest
 
 from qa import rebuild
 from qa.engine import Engine
-from qa.llm import ScriptedLLM
+from qa.models import ScriptedLLM
 
 from .conftest import SEED_QUESTION, dev_articles
 from .helpers import assert_index_matches_corpus

@@ -130,8 +130,8 @@ def test_index_copied_elsewhere_still_answers(settings, embedder, tmp_path) -> N
 
 
 def test_embed_model_setting(tmp_path, settings) -> None:
-    from qa.embed import Embedder, resolve_model_path
     from qa.errors import ModelError
+    from qa.models.embed import Embedder, resolve_model_path
 
     with pytest.raises(ModelError, match="QA_EMBED_MODEL"):
         Embedder(str(tmp_path))
@@ -295,7 +295,7 @@ def test_chunks_of_nothing_but_stopwords_are_indexed(settings, embedder, corpus_
 def test_the_reader_thread_reuses_a_spare_tokenizer(settings, corpus_dir) -> None:
     """Each rebuild's reader thread borrows a tokenizer of its own and hands it back, so the
     next rebuild does not load another one (~25 ms)."""
-    from qa.embed import Embedder
+    from qa.models.embed import Embedder
 
     embedder = Embedder()
     loads: list[object] = []

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+import openai
 import pytest
 
 from qa import Settings
 from qa.errors import ConfigError, LLMError, ModelError
-from qa.llm import BUNDLED, BundledModel, OpenAILLM, bundled_model_path, complete, model_path
+from qa.models import complete, model_path
+from qa.models.bundled import BUNDLED, BundledModel, bundled_model_path
+from qa.models.openai import OpenAILLM
 
 
 @dataclass(frozen=True)
@@ -116,3 +121,67 @@ def test_openai_server_answering_garbage_is_a_clear_error() -> None:
             complete(llm, [{"role": "user", "content": "hi"}], 8)
     finally:
         server.shutdown()
+
+
+def _request() -> httpx.Request:
+    return httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
+
+
+def _status(kind: type[openai.APIStatusError], code: int) -> openai.APIStatusError:
+    return kind(f"Error code: {code}", response=httpx.Response(code, request=_request()),
+                body=None)
+
+
+def _cut_mid_reply() -> openai.APIConnectionError:
+    try:
+        raise httpx.RemoteProtocolError("peer closed connection without sending complete "
+                                        "message body (incomplete chunked read)")
+    except httpx.RemoteProtocolError as cause:
+        try:
+            raise openai.APIConnectionError(request=_request()) from cause
+        except openai.APIConnectionError as exc:
+            return exc
+
+
+MAPPED = [
+    (openai.APIConnectionError(request=_request()), "Cannot reach the LLM server at {url}"),
+    (httpx.ConnectError("refused"), "Cannot reach the LLM server at {url}"),
+    (openai.APITimeoutError(request=_request()), "at {url} did not answer within 5 s"),
+    (httpx.ReadTimeout("slow"), "at {url} did not answer within 5 s"),
+    (httpx.RemoteProtocolError("peer closed"), "at {url} stopped in the middle of the answer"),
+    (_cut_mid_reply(), "at {url} stopped in the middle of the answer"),
+    (_status(openai.NotFoundError, 404), "at {url} does not know the model"),
+    (_status(openai.AuthenticationError, 401), "at {url} refused the API key"),
+    (_status(openai.PermissionDeniedError, 403), "at {url} refused the API key"),
+    (_status(openai.InternalServerError, 500), "at {url} failed: InternalServerError"),
+    (AttributeError("'str' object has no attribute 'choices'"), "at {url} failed: "),
+]
+
+
+class _Raising:
+    """Stands in for llama-index's OpenAILike: every call raises `exc`."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+    def chat(self, *args, **kwargs):
+        raise self.exc
+
+    def stream_chat(self, *args, **kwargs):
+        yield from ()
+        raise self.exc
+
+
+@pytest.mark.parametrize(("exc", "message"), MAPPED, ids=lambda v: repr(v)[:40])
+@pytest.mark.parametrize("streaming", [False, True])
+def test_openai_errors_are_mapped_by_type(exc, message, streaming) -> None:
+    url = "http://127.0.0.1:9/v1"
+    llm = OpenAILLM(Settings(llm_backend="openai", openai_base_url=url, openai_timeout=5))
+    llm.llm = _Raising(exc)
+    messages = [{"role": "user", "content": "hi"}]
+    with pytest.raises(LLMError, match=re.escape(message.format(url=url))) as caught:
+        if streaming:
+            list(llm.stream(messages, 8))
+        else:
+            llm.complete(messages, 8)
+    assert caught.value.__cause__ is exc

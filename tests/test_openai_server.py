@@ -17,7 +17,7 @@ import pytest
 from qa import Settings, rebuild
 from qa.engine import Engine
 from qa.errors import LLMError
-from qa.llm import model_path
+from qa.models import model_path
 from qa.records import Answer
 
 from .conftest import ROOT, SEED, SEED_QUESTION

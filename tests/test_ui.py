@@ -13,7 +13,7 @@ import pytest
 from qa import rebuild
 from qa.engine import Engine
 from qa.errors import ConfigError, CorpusError
-from qa.llm import ScriptedLLM
+from qa.models import ScriptedLLM
 from qa.records import Answer, Citation, Passage
 from qa.uploads import corpus_files, delete_file, safe_name, save_upload
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from qa.answer.verify import REFUSAL_TEXT, strip_markers
-from qa.llm import LLM, complete
+from qa.models import LLM, complete
 
 History = list[tuple[str, str]]  # (question, answer text) pairs, oldest first
 

@@ -17,7 +17,6 @@ from typing import Any
 from qa.chunking import Chunker
 from qa.config import Settings
 from qa.corpus import Warned, count_files, file_of, read_corpus
-from qa.embed import Embedder, backend_hint
 from qa.errors import ConfigError, CorpusError, IndexBusyError, IndexError_
 from qa.index.filestats import FileStats, UnchangedFile
 from qa.index.schema import (
@@ -33,6 +32,7 @@ from qa.index.schema import (
     live,
 )
 from qa.index.store import Store
+from qa.models import Embedder, backend_hint
 from qa.records import Article, Chunk, RebuildSummary, Skipped
 
 log = logging.getLogger(__name__)

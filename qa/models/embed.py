@@ -82,7 +82,8 @@ class Embedder:
     """Encodes text to unit vectors; the tokenizer and max length are available without torch.
 
     backend "onnx-int8" (the default) runs an int8 quantized ONNX export of the model (see
-    qa.onnx_embed), cached under `cache_dir`; "torch" runs the sentence-transformers model in fp32.
+    qa.models.onnx_embed), cached under `cache_dir`; "torch" runs the sentence-transformers
+    model in fp32.
     """
 
     def __init__(self, model: str | None = None, batch_size: int | None = None,
@@ -132,7 +133,7 @@ class Embedder:
 
         The model's tokenizer.json through `tokenizers` when it has one (no transformers or
         torch import); otherwise transformers' AutoTokenizer."""
-        from qa.tokenizer import FastTokenizer
+        from qa.models.tokenizer import FastTokenizer
 
         if FastTokenizer.available(self.path):
             try:
@@ -168,7 +169,7 @@ class Embedder:
 
     @cached_property
     def onnx(self) -> Any:
-        from qa.onnx_embed import OnnxEncoder
+        from qa.models.onnx_embed import OnnxEncoder
 
         return OnnxEncoder(self.path, self.cache_dir, self.tokenizer, self.max_tokens,
                            self.batch_size)

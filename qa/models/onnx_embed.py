@@ -39,7 +39,8 @@ def pooling_mode(model_dir: Path) -> str:
     pooling_dir = next((model_dir / m["path"] for m in modules
                         if m.get("type", "").endswith("Pooling")), model_dir / "1_Pooling")
     cfg_file = pooling_dir / "config.json"
-    cfg = json.loads(cfg_file.read_text()) if cfg_file.is_file() else {"pooling_mode_mean_tokens": True}
+    default = {"pooling_mode_mean_tokens": True}
+    cfg = json.loads(cfg_file.read_text()) if cfg_file.is_file() else default
     modes = [k for k, v in cfg.items() if k.startswith("pooling_mode") and v]
     if modes == ["pooling_mode_mean_tokens"]:
         return "mean"
@@ -84,7 +85,7 @@ def export_int8(model_dir: Path, target: Path) -> None:
         out = Path(tmp) / "model.int8.onnx"
         try:
             proc = subprocess.run(
-                [sys.executable, "-m", "qa.onnx_embed", str(model_dir.resolve()), str(out)],
+                [sys.executable, "-m", "qa.models.onnx_embed", str(model_dir.resolve()), str(out)],
                 cwd=tmp, capture_output=True, text=True, timeout=EXPORT_TIMEOUT_S,
                 env={**os.environ, "PYTHONPATH": _package_root()},
             )
@@ -104,12 +105,13 @@ EXPORT_TIMEOUT_S = 900
 
 def _package_root() -> str:
     """PYTHONPATH for the child: the folder holding this `qa` package, then the parent's path."""
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[2])  # above qa/models/
     return os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
 
 
 def _export(model_dir: Path, out: Path) -> None:
-    """The export itself (run by `python -m qa.onnx_embed MODEL_DIR OUT` in a scratch folder)."""
+    """The export itself, run in a scratch folder by
+    `python -m qa.models.onnx_embed MODEL_DIR OUT`."""
     try:
         import torch
         from onnxruntime.quantization import QuantType, quantize_dynamic

@@ -1,0 +1,83 @@
+"""What every LLM backend offers (stream, complete), the runaway guard, and a scripted fake."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Protocol
+
+from qa.errors import LLMError
+
+Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
+
+
+class LLM(Protocol):
+    name: str
+
+    def stream(self, messages: list[Message], max_tokens: int) -> Iterator[str]:
+        """Yield the reply as text deltas. Raises LLMError."""
+        ...
+
+
+class BaseLLM:
+    """A backend implements `stream`; `complete` joins it unless the backend has a better call."""
+
+    name = "llm"
+
+    def stream(self, messages: list[Message], max_tokens: int) -> Iterator[str]:
+        raise NotImplementedError
+
+    def complete(self, messages: list[Message], max_tokens: int) -> str:
+        """The whole reply in one piece."""
+        return "".join(until_runaway(self.stream(messages, max_tokens)))
+
+
+def complete(llm: LLM, messages: list[Message], max_tokens: int) -> str:
+    """The whole reply in one piece: the backend's `complete` when it has one (a fake given
+    as a bare object with `stream` may not), else its stream joined."""
+    whole = getattr(llm, "complete", None)
+    if whole is not None:
+        return whole(messages, max_tokens)
+    return "".join(until_runaway(llm.stream(messages, max_tokens)))
+
+
+_MARKERS_ONLY = re.compile(r"(?:\s*\[\d{1,3}\]\s*:?)+\s*\[?\d{0,3}")
+RUNAWAY_MARKERS = 8
+
+
+def until_runaway(deltas: Iterator[str]) -> Iterator[str]:
+    """The deltas of a reply, cut short when it has become nothing but a run of citation
+    markers ("[1]: [2]: [3]: ..."): a small model counting sources instead of answering, which
+    would otherwise go on to the token limit (256 tokens, ~12 s on 2 cores) and say nothing."""
+    text = ""
+    try:
+        for delta in deltas:
+            text += delta
+            yield delta
+            if text.count("[") >= RUNAWAY_MARKERS and _MARKERS_ONLY.fullmatch(text):
+                return
+    finally:
+        close = getattr(deltas, "close", None)
+        if close is not None:
+            close()  # stops the generation and releases the backend's lock now
+
+
+class ScriptedLLM(BaseLLM):
+    """A fake for tests and examples: replies come from a list or a function of the messages."""
+
+    name = "scripted"
+
+    def __init__(self, replies: list[str] | Callable[[list[Message]], str]) -> None:
+        self.replies = replies
+        self.calls: list[list[Message]] = []
+
+    def stream(self, messages: list[Message], max_tokens: int) -> Iterator[str]:
+        self.calls.append(messages)
+        if callable(self.replies):
+            reply = self.replies(messages)
+        elif self.replies:
+            reply = self.replies.pop(0)
+        else:
+            raise LLMError("ScriptedLLM has no reply left")
+        for i, word in enumerate(reply.split(" ")):
+            yield word if i == 0 else " " + word
