@@ -57,3 +57,12 @@ def assert_bm25_matches_chroma(settings) -> None:
     gen = store.require_state().generation
     live_ids = {rid for rid, _, _ in store.iter_records("chunks", live(gen), [])}
     assert set(SparseIndex.load(settings, store, gen).ids) == live_ids
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (for serving the UI in a test)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -16,7 +16,7 @@ import pytest
 from qa import Settings, rebuild
 
 from .conftest import ROOT, SEED_QUESTION, dev_articles
-from .test_ui import free_port
+from .helpers import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -3,7 +3,6 @@ answers like the Python API, auth guards every route. Real index, scripted LLM (
 
 from __future__ import annotations
 
-import socket
 import threading
 from pathlib import Path
 
@@ -15,18 +14,13 @@ from qa.engine import Engine
 from qa.errors import ConfigError, CorpusError
 from qa.models import ScriptedLLM
 from qa.records import Answer, Citation, Passage
-from qa.uploads import corpus_files, delete_file, safe_name, save_upload
+from qa.ui.uploads import corpus_files, delete_file, safe_name, save_upload
 
 from .conftest import SEED_QUESTION
+from .helpers import free_port
 
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=1</script>'
 REPLY = "Russia invited opposition representatives to Moscow [1]."
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- rendering ---------------------------------------------------------------------------------
@@ -43,7 +37,7 @@ def _answer(text: str, quote_start: int = 6, quote_end: int = 11) -> Answer:
 
 
 def test_answer_markdown_makes_chips_and_escapes_everything_else() -> None:
-    from qa.ui import answer_markdown
+    from qa.ui.render import answer_markdown
 
     md = answer_markdown(_answer(f"Said {XSS} [1] and [7] [x](javascript:alert(1))."), turn=3)
     assert "[\\[1\\]](#qa-cite-3-1)" in md  # a chip for the real citation
@@ -54,7 +48,7 @@ def test_answer_markdown_makes_chips_and_escapes_everything_else() -> None:
 
 def test_sources_html_highlights_by_offsets_and_escapes_article_text() -> None:
     from qa.records import Article
-    from qa.ui import panel_html, sources_html
+    from qa.ui.render import panel_html, sources_html
 
     article = Article(id="a", title="T", text=f"Hello {XSS} world and more text")
     a = _answer("Hi [1].", quote_start=6, quote_end=6 + len(XSS))
@@ -68,7 +62,7 @@ def test_sources_html_highlights_by_offsets_and_escapes_article_text() -> None:
 
 
 def test_refusal_lists_the_closest_passages() -> None:
-    from qa.ui import answer_markdown, sources_html
+    from qa.ui.render import answer_markdown, sources_html
 
     p = Passage(chunk_id="a:0", article_id="a", title="Near", text="Some passage", start=0,
                 end=12, score=0.3)

@@ -1,0 +1,133 @@
+"""The page: its layout, and each control wired to a handler of `qa.ui.handlers`."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import gradio as gr
+
+from qa.config import Settings
+from qa.engine import Engine
+from qa.ui.handlers import Handlers
+from qa.ui.render import panel_html
+from qa.ui.uploads import ALLOWED
+
+EXAMPLES = [
+    "Who did Russia invite to Moscow?",
+    "Who will Sergei Lavrov meet?",
+    "What is the capital of France?",
+]
+
+
+def build_ui(settings: Settings, engine: Engine | None = None) -> gr.Blocks:
+    """The whole UI over one Engine (built from `settings` unless given)."""
+    handlers = Handlers(engine or Engine(settings), settings)
+    with gr.Blocks(title="qa — questions over your articles", analytics_enabled=False) as demo:
+        status = gr.Markdown(elem_id="qa-status")
+        with gr.Tabs():
+            with gr.Tab("Ask", id="ask"):
+                ask = _ask_tab(settings)
+            with gr.Tab("Articles", id="articles"):
+                articles = _articles_tab()
+        _wire_chat(handlers, ask)
+        _wire_articles(handlers, demo, articles, status, ask.sources)
+        gr.api(_ask_api(handlers, settings), api_name="ask", concurrency_limit=1,
+               concurrency_id="llm")
+    demo.queue(default_concurrency_limit=4)
+    return demo
+
+
+def _ask_tab(settings: Settings) -> SimpleNamespace:
+    """The chat, the question box, filters, and the sources panel beside them."""
+    c = SimpleNamespace(history=gr.State([]), turns=gr.State([]))
+    with gr.Row():
+        with gr.Column(scale=3):
+            c.chatbot = gr.Chatbot(
+                elem_id="qa-chat", height=480, allow_tags=False, sanitize_html=True,
+                feedback_options=None, buttons=["copy"], show_label=False,
+                placeholder="Ask a question about the articles. Every claim in the "
+                            "answer cites the passage it came from.",
+            )
+            c.question = gr.Textbox(
+                placeholder="Ask about the articles…", show_label=False,
+                elem_id="qa-question", max_lines=4, autofocus=True,
+            )
+            with gr.Row():
+                c.ask_btn = gr.Button("Ask", variant="primary", elem_id="qa-ask")
+                c.new_btn = gr.Button("New chat", elem_id="qa-new")
+            gr.Examples(EXAMPLES, inputs=c.question, label="Examples")
+            with gr.Accordion("Filters and settings", open=False):
+                c.sources = gr.Dropdown(label="Sources", multiselect=True, choices=[],
+                                        elem_id="qa-sources-filter")
+                with gr.Row():
+                    c.since = gr.Textbox(label="From date", placeholder="YYYY-MM-DD")
+                    c.until = gr.Textbox(label="Until date", placeholder="YYYY-MM-DD")
+                c.top_k = gr.Slider(1, 20, value=settings.top_k, step=1,
+                                    label="Passages per question (top-k)")
+        with gr.Column(scale=2):
+            gr.Markdown("### Sources")
+            c.panel = gr.HTML(panel_html([]), elem_id="qa-panel", js_on_load=None)
+    return c
+
+
+def _articles_tab() -> SimpleNamespace:
+    """The article table, upload, delete and rebuild."""
+    c = SimpleNamespace()
+    c.search = gr.Textbox(label="Search titles", elem_id="qa-search")
+    c.table = gr.Dataframe(
+        headers=["Title", "Date", "Source", "Chunks", "File"], interactive=False,
+        elem_id="qa-articles", wrap=True,
+    )
+    with gr.Row():
+        with gr.Column():
+            c.files = gr.File(label=f"Upload articles ({', '.join(ALLOWED)})",
+                              file_count="multiple", file_types=list(ALLOWED),
+                              elem_id="qa-upload")
+            c.upload_md = gr.Markdown(elem_id="qa-upload-result")
+        with gr.Column():
+            c.to_delete = gr.Dropdown(label="Corpus file", choices=[], elem_id="qa-delete-file")
+            c.delete_btn = gr.Button("Delete file", variant="stop", elem_id="qa-delete")
+            c.delete_md = gr.Markdown(elem_id="qa-delete-result")
+    c.rebuild_btn = gr.Button("Rebuild index", variant="primary", elem_id="qa-rebuild")
+    c.rebuild_md = gr.Markdown(elem_id="qa-rebuild-result")
+    return c
+
+
+def _wire_chat(h: Handlers, c: SimpleNamespace) -> None:
+    # One LLM: chat answers and /ask calls share one queue slot ("llm").
+    chat_io = dict(
+        fn=h.chat,
+        inputs=[c.question, c.chatbot, c.history, c.turns, c.top_k, c.sources, c.since, c.until],
+        outputs=[c.chatbot, c.question, c.history, c.turns, c.panel],
+        concurrency_limit=1, concurrency_id="llm", api_visibility="private",
+    )
+    c.question.submit(**chat_io)
+    c.ask_btn.click(**chat_io)
+    cleared = [c.chatbot, c.question, c.history, c.turns, c.panel]
+    c.new_btn.click(h.new_chat, None, cleared, api_visibility="private")
+    c.chatbot.clear(h.new_chat, None, cleared, api_visibility="private")
+
+
+def _wire_articles(h: Handlers, demo: gr.Blocks, c: SimpleNamespace, status: gr.Markdown,
+                   sources: gr.Dropdown) -> None:
+    c.search.change(h.article_rows, c.search, c.table, api_visibility="private")
+    refreshed = [status, c.table, sources, c.to_delete]
+    demo.load(h.refresh, c.search, refreshed, api_visibility="private")
+    c.files.upload(h.upload, [c.files, c.search], [c.upload_md, c.files, c.to_delete],
+                   api_visibility="private")
+    c.delete_btn.click(h.delete, c.to_delete, [c.delete_md, c.to_delete],
+                       api_visibility="private")
+    c.rebuild_btn.click(h.rebuild, c.search, [c.rebuild_md, *refreshed], concurrency_limit=1,
+                        concurrency_id="rebuild", api_visibility="private")
+
+
+def _ask_api(h: Handlers, settings: Settings) -> Any:
+    """The `/ask` endpoint; Gradio documents it from this signature and docstring."""
+
+    def ask(question: str, top_k: int = settings.top_k, sources: list[str] | None = None,
+            since: str = "", until: str = "") -> dict[str, Any]:
+        """Answer a question from the indexed articles with verified citations."""
+        return h.ask(question, top_k, sources, since, until)
+
+    return ask

@@ -1,0 +1,200 @@
+"""The UI's event handlers over one Engine, as plain methods: testable without a browser.
+
+Each returns (or yields) the values of its Gradio outputs, in the order `qa.ui.app` wires them.
+Failures leave through `qa.ui.errors`, the one place that decides what the user sees.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from qa.config import Settings
+from qa.engine import Engine
+from qa.errors import QAError
+from qa.records import Answer, Article
+from qa.retrieve import Filters
+from qa.ui.errors import shown_to_user, user_error
+from qa.ui.render import (
+    answer_markdown,
+    article_table,
+    md_escape,
+    panel_html,
+    sources_html,
+    status_markdown,
+    summary_markdown,
+)
+from qa.ui.uploads import corpus_files, delete_file, save_upload
+
+MAX_TABLE_ROWS = 500
+Chat = list[dict[str, Any]]
+
+
+def make_filters(sources: list[str] | None, since: str, until: str) -> Filters | None:
+    """The retrieval filters of the form's fields (blank fields filter nothing)."""
+    return Filters.make(sources=sources or None, since=(since or "").strip() or None,
+                        until=(until or "").strip() or None)
+
+
+class RebuildProgress:
+    """A Gradio progress bar driven by a rebuild's progress events."""
+
+    def __init__(self, bar: Any) -> None:
+        self.bar = bar
+        self.files = 0
+        self.done = 0
+
+    def __call__(self, event: str, data: dict[str, Any]) -> None:
+        # The one place in the UI that reads rebuild events (their names and payloads).
+        if event == "start":
+            self.files = max(1, data.get("files", 0))
+            self.bar((0, self.files), desc="Reading and embedding", unit="files")
+        elif event == "file":
+            self.done += 1
+            self.bar((min(self.done, self.files), self.files), desc="Reading and embedding",
+                     unit="files")
+        elif event == "commit":
+            self.bar(0.98, desc="Switching to the new index")
+
+
+class Handlers:
+    """Everything the page can ask of the engine and the corpus folder."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.corpus_dir = Path(settings.corpus_dir)
+        self._rebuild_lock = threading.Lock()
+
+    # --- the status line and the lists -------------------------------------------------------
+
+    def status(self) -> str:
+        try:
+            return status_markdown(self.engine.describe())
+        except QAError as exc:
+            return f"Index unavailable: {md_escape(str(exc))}"
+
+    def article_rows(self, query: str = "") -> list[list[Any]]:
+        try:
+            rows = self.engine.articles()
+        except QAError:
+            return []  # the status line says why
+        return article_table(rows, query, MAX_TABLE_ROWS)
+
+    def source_choices(self) -> list[str]:
+        try:
+            return sorted({r["source"] for r in self.engine.articles() if r["source"]})
+        except QAError:
+            return []
+
+    def corpus_choices(self) -> Any:
+        return gr.update(choices=corpus_files(self.corpus_dir), value=None)
+
+    def refresh(self, query: str) -> tuple[Any, ...]:
+        """Status line, article table, sources filter and deletable files, all current."""
+        return (self.status(), self.article_rows(query),
+                gr.update(choices=self.source_choices()), self.corpus_choices())
+
+    # --- chat --------------------------------------------------------------------------------
+
+    def chat(self, question: str, messages: Chat, history: list[list[str]],
+             turns: list[dict[str, Any]], top_k: float, sources: list[str], since: str,
+             until: str) -> Iterator[tuple[Any, ...]]:
+        """Yield (messages, question box, history, turns, sources panel): the question, the
+        model's text as it streams, then the verified answer with its sources. On a failure the
+        chat says what failed and the question goes back into the box."""
+        with shown_to_user():
+            standalone = self.engine.condense(question, [tuple(h) for h in history])
+            filters = make_filters(sources, since, until)
+        turn = len(turns) + 1
+        messages = [*messages, {"role": "user", "content": md_escape(question.strip())},
+                    {"role": "assistant", "content": "…"}]
+        yield messages, "", history, turns, gr.update()
+        try:
+            raw, answer = "", None
+            for event in self.engine.stream(standalone, top_k=int(top_k), filters=filters):
+                if isinstance(event, str):
+                    raw += event
+                    messages[-1] = {"role": "assistant", "content": md_escape(raw)}
+                    yield messages, "", history, turns, gr.update()
+                else:
+                    answer = event
+            assert answer is not None  # Engine.stream always ends with the Answer
+            articles = self._articles_of(answer)
+        except Exception as exc:  # noqa: BLE001 - whatever failed, the user gets a message
+            error = user_error(exc)
+            messages[-1] = {"role": "assistant", "content": f"⚠ {md_escape(error.message)}"}
+            yield messages, question, history, turns, gr.update()
+            raise error from exc
+        messages[-1] = {"role": "assistant", "content": answer_markdown(answer, turn)}
+        turns = [*turns, {"turn": turn, "question": question.strip(),
+                          "html": sources_html(answer, turn, articles, question)}]
+        history = [*history, [standalone, answer.text]]
+        yield messages, "", history, turns, panel_html(turns)
+
+    def _articles_of(self, answer: Answer) -> dict[str, Article]:
+        """The full articles the answer's sources open, by id."""
+        articles: dict[str, Article] = {}
+        for item in answer.citations or answer.passages[:3]:
+            if item.article_id not in articles:
+                try:
+                    articles[item.article_id] = self.engine.article(item.article_id)
+                except QAError:
+                    pass  # removed by a rebuild meanwhile: the passage is still shown
+        return articles
+
+    @staticmethod
+    def new_chat() -> tuple[Any, ...]:
+        return [], "", [], [], panel_html([])
+
+    def ask(self, question: str, top_k: int, sources: list[str] | None, since: str,
+            until: str) -> dict[str, Any]:
+        """The `/ask` API: the same JSON as `qa ask --json`."""
+        k = max(1, min(50, int(top_k)))
+        with shown_to_user():
+            answer = self.engine.ask(question, top_k=k, filters=make_filters(sources, since, until))
+        return answer.public()
+
+    # --- the corpus folder and the index -----------------------------------------------------
+
+    def upload(self, files: list[Any] | None, query: str) -> tuple[Any, ...]:
+        """Save each uploaded file; one line per file says what happened."""
+        notes = []
+        for f in files or []:
+            path = Path(getattr(f, "name", f))
+            original = getattr(f, "orig_name", None) or path.name
+            try:
+                saved = save_upload(self.corpus_dir, original, path, self.settings.max_file_bytes)
+            except (QAError, OSError) as exc:
+                notes.append(f"✗ {md_escape(str(exc))}")
+                continue
+            verb = "replaced" if saved.replaced else "added"
+            notes.append(f"✓ {md_escape(saved.name)} {verb}")
+        if notes:
+            notes.append("Press **Rebuild index** to make the changes searchable.")
+        return "\n\n".join(notes), None, self.corpus_choices()
+
+    def delete(self, rel: str | None) -> tuple[Any, ...]:
+        if not rel:
+            raise gr.Error("Choose a file to delete first.")
+        with shown_to_user():
+            delete_file(self.corpus_dir, rel)
+        msg = (f"✓ {md_escape(rel)} deleted from the corpus folder. Press **Rebuild index** to "
+               "remove it from answers.")
+        return msg, self.corpus_choices()
+
+    def rebuild(self, query: str,
+                progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        """One rebuild at a time; returns its summary and everything `refresh` returns."""
+        if not self._rebuild_lock.acquire(blocking=False):
+            raise gr.Error("A rebuild is already running; wait for it to finish.")
+        try:
+            with shown_to_user():
+                summary = self.engine.rebuild(progress=RebuildProgress(progress))
+        finally:
+            self._rebuild_lock.release()
+        return (summary_markdown(summary), *self.refresh(query))

@@ -1,0 +1,137 @@
+"""Pure rendering: Answer, RebuildSummary and index records to escaped HTML or Markdown.
+
+Everything shown that comes from articles, questions or the model is escaped here: article text
+is data, never markup.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+from qa.records import Answer, Article, RebuildSummary
+
+NO_INDEX = "There is no index yet: open the **Articles** tab and press **Rebuild index**."
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|~])")
+
+
+def md_escape(text: str) -> str:
+    """Text shown literally by a Markdown renderer: no HTML, no links, no emphasis."""
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def answer_markdown(answer: Answer, turn: int) -> str:
+    """The answer for the chat, each [n] a chip linking to source n of this turn."""
+    if answer.refused:
+        text = md_escape(answer.text)
+        return text + "\n\n*The closest passages are listed beside the chat.*" \
+            if answer.passages else text
+    numbers = {c.number for c in answer.citations}
+
+    def chip(m: re.Match[str]) -> str:
+        n = int(m.group(1))
+        return f"[\\[{n}\\]](#qa-cite-{turn}-{n})" if n in numbers else m.group(0)
+
+    return re.sub(r"\\\[(\d+)\\\]", chip, md_escape(answer.text))
+
+
+def _highlight(text: str, start: int, end: int) -> str:
+    start, end = max(0, min(start, len(text))), max(0, min(end, len(text)))
+    if end <= start:
+        return html.escape(text)
+    return (html.escape(text[:start]) + '<mark class="qa-quote">' + html.escape(text[start:end])
+            + "</mark>" + html.escape(text[end:]))
+
+
+def _meta_line(date: str, source: str, url: str, path: str) -> str:
+    parts = [html.escape(date or "no date")]
+    if source:
+        parts.append(html.escape(source))
+    if url.startswith(("http://", "https://")):
+        parts.append(f'<a href="{html.escape(url, quote=True)}" target="_blank" '
+                     f'rel="noopener noreferrer">{html.escape(url)}</a>')
+    elif path:
+        parts.append(html.escape(path))
+    return " · ".join(parts)
+
+
+def _source_item(turn: int, n: int, title: str, meta: str, passage_html: str,
+                 article: Article | None, start: int, end: int) -> str:
+    art_id = f"qa-art-{turn}-{n}"
+    body = (f'<div class="qa-article" id="{art_id}" hidden><div class="qa-article-head">'
+            "Full article, the cited span highlighted</div>"
+            f"{_highlight(article.text, start, end)}</div>") if article else ""
+    return (f'<li class="qa-source" id="qa-src-{turn}-{n}">'
+            f'<button class="qa-open" data-target="{art_id}">[{n}] {html.escape(title)}</button>'
+            f'<div class="qa-meta">{meta}</div>'
+            f'<blockquote class="qa-passage">{passage_html}</blockquote>{body}</li>')
+
+
+def sources_html(answer: Answer, turn: int, articles: dict[str, Article], asked: str) -> str:
+    """The sources of one answer: cited passages with the quote highlighted, each opening its
+    full article with the quote highlighted (by the engine's offsets). Refusals list the
+    closest passages instead. When a follow-up was rewritten, says what was searched for."""
+    items = []
+    if answer.refused:
+        head = '<p class="qa-refused">The articles don\'t say. Closest passages:</p>' \
+            if answer.passages else '<p class="qa-refused">The articles don\'t say.</p>'
+        for n, p in enumerate(answer.passages[:3], start=1):
+            meta = _meta_line(p.date, p.source, p.url, p.source_path) + f" · score {p.score:.2f}"
+            items.append(_source_item(turn, n, p.title, meta, html.escape(p.text),
+                                      articles.get(p.article_id), p.start, p.end))
+    else:
+        head = ""
+        for c in answer.citations:
+            holder = next((p for p in answer.passages if p.article_id == c.article_id
+                           and p.start <= c.start and c.end <= p.end), None)
+            meta = _meta_line(c.date, holder.source if holder else "", c.url, c.source_path)
+            passage = (_highlight(holder.text, c.start - holder.start, c.end - holder.start)
+                       if holder else html.escape(c.passage))
+            items.append(_source_item(turn, c.number, c.title, meta, passage,
+                                      articles.get(c.article_id), c.start, c.end))
+    q = f'<div class="qa-searched">Searched for: {html.escape(answer.question)}</div>' \
+        if " ".join(asked.split()) != answer.question else ""
+    return (f'<div class="qa-turn-body">{q}{head}<ol class="qa-sources">{"".join(items)}</ol>'
+            "</div>")
+
+
+def panel_html(turns: list[dict[str, Any]]) -> str:
+    """All turns' sources, newest open, older ones folded."""
+    if not turns:
+        return ('<p class="qa-empty">Sources of each answer appear here. Click a citation '
+                "chip to open the article at the quoted passage.</p>")
+    parts = []
+    for i, t in enumerate(reversed(turns)):
+        opened = " open" if i == 0 else ""
+        parts.append(f'<details class="qa-turn" id="qa-turn-{t["turn"]}"{opened}><summary>'
+                     f'{html.escape(t["question"])}</summary>{t["html"]}</details>')
+    return "".join(parts)
+
+
+def summary_markdown(s: RebuildSummary) -> str:
+    lines = [f"**Rebuilt:** {s.added} added, {s.updated} updated, {s.removed} removed, "
+             f"{s.unchanged} unchanged, {len(s.skipped)} skipped — {s.chunks:,} chunks "
+             f"({s.embedded:,} embedded) in {s.seconds:.1f} s."]
+    lines += [f"- skipped {md_escape(k.path)}: {md_escape(k.reason)}" for k in s.skipped]
+    lines += [f"- warning {md_escape(w.path)}: {md_escape(w.reason)}" for w in s.warnings]
+    return "\n".join(lines)
+
+
+def status_markdown(described: dict[str, Any]) -> str:
+    """The status line from `Engine.describe()`: the model in use and the index size."""
+    model = md_escape(described["model"])
+    if described["articles"] is None:
+        return f"Model: {model} · {NO_INDEX}"
+    return (f"Model: {model} · Index: {described['articles']:,} articles, "
+            f"{described['chunks']:,} chunks · updated {md_escape(described['updated'] or '?')}")
+
+
+def article_table(rows: list[dict[str, Any]], query: str, limit: int) -> list[list[Any]]:
+    """The Articles tab's rows (title, date, source, chunks, file) whose title contains
+    `query` (any case), at most `limit` of them."""
+    q = (query or "").strip().lower()
+    hits = [r for r in rows if q in r["title"].lower()] if q else rows
+    return [[r["title"], r["date"], r["source"], r["chunks"], r["source_path"]]
+            for r in hits[:limit]]

@@ -1,0 +1,169 @@
+"""The UI's handlers without a browser: the chat streams then shows the verified answer and its
+sources, refuses, and turns failures into messages; rebuild progress; the error mapping.
+Real index, scripted LLM (fast)."""
+
+from __future__ import annotations
+
+import copy
+import logging
+
+import gradio as gr
+import pytest
+
+from qa import rebuild
+from qa.engine import Engine
+from qa.errors import IndexMissingError, LLMError, QuestionError
+from qa.llm import ScriptedLLM
+from qa.ui.errors import UNEXPECTED, user_error
+from qa.ui.handlers import Handlers, RebuildProgress
+
+from .conftest import SEED_QUESTION
+
+REPLY = "Russia invited opposition representatives to Moscow [1]."
+
+
+class _FailsMidStream:
+    """An LLM backend that writes two words, then raises `error`."""
+
+    name = "fails-mid-stream"
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def stream(self, messages, max_tokens):
+        yield "Russia"
+        yield " invited"
+        raise self.error
+
+
+@pytest.fixture
+def handlers(settings, embedder):
+    """Handlers over a real index of the seed article; call with the LLM to answer with."""
+    rebuild(settings, embedder=embedder)
+
+    def make(llm) -> Handlers:
+        return Handlers(Engine(settings, llm=llm, embedder=embedder), settings)
+
+    return make
+
+
+def updates_of(handler_run, into: list | None = None) -> list[tuple]:
+    """A copy of each update as it is yielded (as Gradio sends each one to the page), appended
+    to `into` when given so that the updates before a failure can be read."""
+    into = [] if into is None else into
+    for update in handler_run:
+        into.append(copy.deepcopy(update))
+    return into
+
+
+def chat(h: Handlers, question: str, history=None, turns=None) -> list[tuple]:
+    """Every update the chat handler yields for one question (filters left blank, top-k 5)."""
+    return updates_of(h.chat(question, [], history or [], turns or [], 5, [], "", ""))
+
+
+def bot(update: tuple) -> str:
+    return update[0][-1]["content"]
+
+
+def test_chat_streams_deltas_then_the_verified_answer_with_its_sources(handlers) -> None:
+    llm = ScriptedLLM([REPLY])
+    updates = chat(handlers(llm), SEED_QUESTION)
+    first, streamed, final = updates[0], updates[1:-1], updates[-1]
+    assert first[0][0] == {"role": "user", "content": SEED_QUESTION}
+    assert bot(first) == "…" and first[1] == ""  # the box is cleared while answering
+    texts = [bot(u) for u in streamed]
+    assert len(texts) >= 2 and texts[0] == "Russia" and texts[-1].startswith("Russia invited")
+    assert all(b.startswith(a) for a, b in zip(texts, texts[1:], strict=False))  # deltas add up
+    messages, box, history, turns, panel = final
+    assert "[\\[1\\]](#qa-cite-1-1)" in bot(final)  # the citation became a chip
+    assert box == "" and len(history) == 1
+    assert history[0][0] == SEED_QUESTION and "[1]" in history[0][1]  # the verified text
+    assert [t["turn"] for t in turns] == [1] and turns[0]["question"] == SEED_QUESTION
+    assert 'id="qa-src-1-1"' in panel and "Russia Pushes For Peace Talks" in panel
+    mark = panel[panel.index('<mark class="qa-quote">'):]
+    assert "invite opposition representatives" in mark[:200]
+    assert 'id="qa-art-1-1" hidden' in panel  # the full article, ready to open at the quote
+    assert len(llm.calls) == 1  # no history: the question was not rewritten
+
+
+def test_a_follow_up_is_rewritten_with_the_history(handlers) -> None:
+    llm = ScriptedLLM(["Who did Russia invite to Moscow for talks?", REPLY])
+    history = [["Who will Sergei Lavrov meet?", "Staffan de Mistura [1]."]]
+    turns = [{"turn": 1, "question": history[0][0], "html": ""}]
+    final = chat(handlers(llm), "And who else?", history=history, turns=turns)[-1]
+    assert len(llm.calls) == 2  # the rewrite, then the answer
+    assert final[2][-1][0] == "Who did Russia invite to Moscow for talks?"
+    assert final[3][-1]["turn"] == 2 and "#qa-cite-2-1" in bot(final)
+    assert "Searched for: Who did Russia invite to Moscow for talks?" in final[4]
+
+
+def test_chat_refusal_lists_the_closest_passages(handlers) -> None:
+    final = chat(handlers(ScriptedLLM(["Paris is the capital of France."])),
+                 "What is the capital of France?")[-1]
+    assert bot(final).startswith("The articles don't say.")
+    assert "closest passages" in bot(final) and "#qa-cite-" not in bot(final)
+    assert "Closest passages" in final[4] and 'class="qa-source"' in final[4]
+
+
+def test_a_bad_question_is_a_message_before_anything_streams(handlers) -> None:
+    llm = ScriptedLLM([REPLY])
+    with pytest.raises(gr.Error) as info:
+        chat(handlers(llm), "   ")
+    assert "empty" in info.value.message and info.value.title == "Question"
+    assert llm.calls == []
+
+
+def test_an_llm_failure_mid_stream_is_shown_and_the_question_kept(handlers) -> None:
+    error = LLMError("The LLM server at http://127.0.0.1:9/v1 stopped in the middle of the "
+                     "answer. Ask again.")
+    updates: list[tuple] = []
+    with pytest.raises(gr.Error) as info:
+        updates_of(handlers(_FailsMidStream(error)).chat(SEED_QUESTION, [], [], [], 5, [], "", ""),
+                   updates)
+    assert info.value.message == str(error) and info.value.title == "LLM"
+    assert bot(updates[-2]) == "Russia invited"  # what had streamed
+    assert bot(updates[-1]).startswith("⚠ The LLM server")
+    assert updates[-1][1] == SEED_QUESTION  # the question is back in the box
+    assert updates[-1][2] == [] and updates[-1][3] == []  # no turn recorded
+
+
+def test_an_unexpected_failure_is_generic_on_the_page_and_logged(handlers, caplog) -> None:
+    updates: list[tuple] = []
+    h = handlers(_FailsMidStream(RuntimeError("secret internals")))
+    with caplog.at_level(logging.ERROR, logger="qa.ui.errors"), pytest.raises(gr.Error) as info:
+        updates_of(h.chat(SEED_QUESTION, [], [], [], 5, [], "", ""), updates)
+    assert info.value.message == UNEXPECTED
+    assert "secret" not in bot(updates[-1]) and "RuntimeError" not in bot(updates[-1])
+    assert [r.exc_info[0] for r in caplog.records] == [RuntimeError]
+
+
+def test_errors_map_by_type() -> None:
+    assert user_error(QuestionError("Too long.")).message == "Too long."
+    missing = user_error(IndexMissingError("No index at x — run `qa rebuild` to build it."))
+    assert "Rebuild index" in missing.message and missing.title == "No index"
+    assert user_error(KeyError("x")).message == UNEXPECTED
+    notice = gr.Error("Choose a file first.")
+    assert user_error(notice) is notice
+
+
+def test_rebuild_reports_progress_and_returns_the_summary(handlers, settings) -> None:
+    h = handlers(ScriptedLLM([]))
+    (settings.corpus_dir / "footbridge.txt").write_text(
+        "Harbor City Approves Footbridge\n\nThe council voted to build a footbridge.\n")
+    calls = []
+    out = h.rebuild("", progress=lambda *a, **kw: calls.append((a, kw)))
+    assert out[0].startswith("**Rebuilt:** 1 added, 0 updated, 0 removed, 1 unchanged")
+    assert "Index: 2 articles" in out[1]  # the status line, refreshed
+    assert "Harbor City Approves Footbridge" in [row[0] for row in out[2]]
+    assert calls[0] == (((0, 2),), {"desc": "Reading and embedding", "unit": "files"})
+    assert (((2, 2),), {"desc": "Reading and embedding", "unit": "files"}) in calls
+    assert calls[-1] == ((0.98,), {"desc": "Switching to the new index"})
+
+
+def test_rebuild_progress_counts_files_and_ignores_other_events() -> None:
+    calls = []
+    bar = RebuildProgress(lambda *a, **kw: calls.append(a[0]))
+    for event, data in [("start", {"files": 2}), ("file", {}), ("chunks", {"n": 3}),
+                        ("file", {}), ("file", {}), ("commit", {})]:
+        bar(event, data)
+    assert calls == [(0, 2), (1, 2), (2, 2), (2, 2), 0.98]
