@@ -13,7 +13,7 @@ import pytest
 from qa import rebuild
 from qa.engine import Engine
 from qa.errors import IndexMissingError, LLMError, QuestionError
-from qa.llm import ScriptedLLM
+from qa.models import ScriptedLLM
 from qa.ui.errors import UNEXPECTED, user_error
 from qa.ui.handlers import Handlers, RebuildProgress
 
