@@ -1,7 +1,8 @@
 """Ingestion benchmark: full / no-change / one-change rebuilds vs raw SentenceTransformer.encode,
 and the onnx-int8 embedding backend against torch fp32 on the same chunks.
 
-    python benchmarks/ingest.py [--articles 1000] [--speed-articles 300] [--rounds 3] [--queries 300]
+    python benchmarks/ingest.py [--articles 1000] [--speed-articles 300] [--rounds 3]
+        [--queries 300]
                                 [--memory-articles 20000]
 
 - ingest: `qa rebuild --full` (torch) ÷ raw `SentenceTransformer.encode` of exactly the chunks

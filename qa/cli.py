@@ -246,11 +246,13 @@ def eval_cmd(directory: Path, top_k: int | None, as_json: bool, show: int,
         for k in keys:
             click.echo(f"{k:<27} {report[k]}")
         bad = [q for q in report["questions"]
-               if (q["answerable"] and not q["correct"]) or (not q["answerable"] and not q["refused"])]
+               if (q["answerable"] and not q["correct"])
+               or (not q["answerable"] and not q["refused"])]
         if bad:
             click.echo(f"\nFailures ({len(bad)}; first {min(show, len(bad))}):")
         for q in bad[:show]:
-            click.echo(f"- {q['question']}\n    gold: {q['answers'][:2]}  got: {q['answer'][:160]!r}")
+            click.echo(f"- {q['question']}\n    gold: {q['answers'][:2]}  "
+                       f"got: {q['answer'][:160]!r}")
 
     _run(go)
 

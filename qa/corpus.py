@@ -295,7 +295,8 @@ def _from_jsonl(text: str, rel: str) -> Iterator[Item]:
         try:
             obj = json.loads(line)
         except (json.JSONDecodeError, RecursionError) as exc:
-            yield Skipped(f"{rel}:{lineno}", f"malformed JSON line: {exc.msg if hasattr(exc, 'msg') else exc}")
+            detail = exc.msg if hasattr(exc, "msg") else exc
+            yield Skipped(f"{rel}:{lineno}", f"malformed JSON line: {detail}")
             continue
         yield _from_record(obj, rel, f"line {lineno}", lineno)
 

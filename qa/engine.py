@@ -21,7 +21,7 @@ from qa.answer import (
 from qa.answer.condense import History
 from qa.config import Settings
 from qa.errors import IndexMissingError, QuestionError
-from qa.index.schema import article_from_row, article_listing, live, live_article
+from qa.index.reader import list_articles, read_article
 from qa.index.store import Store
 from qa.models import LLM, Embedder, complete, make_llm, until_runaway
 from qa.records import Answer, Article, Passage, RebuildSummary
@@ -156,25 +156,16 @@ class Engine:
 
     def article(self, article_id: str) -> Article:
         """The article text every citation's offsets point into."""
-        gen = self.store.require_state().generation
-        got = self.store.collection("articles").get(
-            where=live_article(article_id, gen),
-            include=["metadatas", "documents"],
-        )
-        if not got["ids"]:
+        article = read_article(self.store, article_id)
+        if article is None:
             raise IndexMissingError(f"No article {article_id!r} in the index — run `qa rebuild` "
                                     "if it was added recently.")
-        m, text = got["metadatas"][0], got["documents"][0]
-        return article_from_row(article_id, m, text)
+        return article
 
     def articles(self) -> list[dict[str, Any]]:
         """The indexed articles' metadata (title, date, source, chunks, file), by date, newest
         first."""
-        gen = self.store.require_state().generation
-        records = self.store.iter_records("articles", live(gen), ["metadatas"])
-        rows = [article_listing(m) for _, m, _ in records]
-        rows.sort(key=lambda r: (r["date"] or "", r["title"]), reverse=True)
-        return rows
+        return list_articles(self.store)
 
     def describe(self) -> dict[str, Any]:
         """What a status line shows: the model in use and the index size (None if no index)."""

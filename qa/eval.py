@@ -1,4 +1,4 @@
-"""`qa eval`: answer a QA set over its own temporary index and score retrieval, answers, refusals."""
+"""`qa eval`: answer a QA set over its own temporary index; score retrieval, answers, refusals."""
 
 from __future__ import annotations
 
@@ -109,7 +109,8 @@ def run_eval(
         engine.rebuild()
         records = []
         for i, q in enumerate(questions):
-            records.append(_retrieve_one(engine, q, k) if retrieval_only else _ask_one(engine, q, k))
+            one = _retrieve_one if retrieval_only else _ask_one
+            records.append(one(engine, q, k))
             if progress:
                 progress(i + 1, len(questions))
     return summarize_retrieval(records) if retrieval_only else summarize(records)

@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (Chroma) + BM25, fused by reciprocal rank, over the committed generation."""
+"""Hybrid retrieval: dense (Chroma) + BM25, fused by reciprocal rank, over the live generation."""
 
 from __future__ import annotations
 

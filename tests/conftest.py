@@ -13,13 +13,7 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["ANONYMIZED_TELEMETRY"] = "False"
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
-ROOT = Path(__file__).resolve().parent.parent
-SEED = ROOT / "corpus" / "russia-pushes-for-peace-talks.txt"
-# The workspace's shared data (the evaluation set): beside the checkout, or where QA_SHARED_DIR
-# says (read here, once: the tests themselves run without QA_* variables).
-SHARED = Path(os.environ.get("QA_SHARED_DIR") or ROOT.parent / "shared")
-DEV = SHARED / "eval" / "dev"
-SEED_QUESTION = "Who did Russia invite to Moscow?"
+from .helpers import DEV, SEED  # noqa: E402  (after the environment above is set)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -59,10 +53,3 @@ def settings(tmp_path: Path, corpus_dir: Path):
     from qa import Settings
 
     return Settings(corpus_dir=corpus_dir, index_dir=tmp_path / "index")
-
-
-def dev_articles(n: int | None = None) -> list[dict]:
-    import json
-
-    rows = [json.loads(line) for line in (DEV / "articles.jsonl").read_text().splitlines() if line]
-    return rows[:n] if n else rows

@@ -2,13 +2,50 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections import defaultdict
+from pathlib import Path
 
 from qa.chunking import Chunker
 from qa.corpus import read_corpus
 from qa.index.schema import chunk_span, live
 from qa.index.store import Store
 from qa.records import Article
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "corpus" / "russia-pushes-for-peace-talks.txt"
+# The workspace's shared data (the evaluation set): beside the checkout, or where QA_SHARED_DIR
+# says (read once, at import: the tests themselves run without QA_* variables).
+SHARED = Path(os.environ.get("QA_SHARED_DIR") or ROOT.parent / "shared")
+DEV = SHARED / "eval" / "dev"
+SEED_QUESTION = "Who did Russia invite to Moscow?"
+
+
+def dev_articles(n: int | None = None) -> list[dict]:
+    import json
+
+    rows = [json.loads(line) for line in (DEV / "articles.jsonl").read_text().splitlines() if line]
+    return rows[:n] if n else rows
+
+
+def qa(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """The `qa` command run as a user runs it, in a real process."""
+    return subprocess.run(
+        [sys.executable, "-m", "qa", *args], capture_output=True, text=True, timeout=600,
+        check=False, env={**os.environ, **(env or {})}, cwd=cwd,
+    )
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Stop a server process a test started: terminate, then kill if it hangs."""
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(15)
 
 
 def index_contents(settings) -> dict[str, list[tuple[int, int, str]]]:

@@ -94,7 +94,7 @@ def test_wrong_citation_is_reattached_and_out_of_range_dropped() -> None:
 def test_general_knowledge_is_refused() -> None:
     v = verify("What is the capital of France?", "The capital of France is Paris [1].", [P1, P2])
     assert v.refused and v.citations == []
-    assert "The capital of France is Paris." in v.unsupported[0] or v.unsupported
+    assert v.unsupported == ["The capital of France is Paris."]
 
 
 def test_unsupported_sentence_is_dropped_supported_kept() -> None:
@@ -161,9 +161,38 @@ def test_real_articles_pass_through_the_injection_filter_unchanged() -> None:
 
     from qa.answer import _defang
 
-    from .conftest import DEV, SEED
+    from .helpers import DEV, SEED
 
     texts = [SEED.read_text()] + [json.loads(line)["text"] for line in
                                   (DEV / "articles.jsonl").read_text().splitlines() if line]
     changed = [t[:60] for t in texts if _defang(t) != t.replace("Source [", "source (")]
     assert changed == []  # no false positives on 89 real news articles
+
+
+# --- the judge: the one refusal decision, with its reason ----------------------------------------
+
+def test_judge_gives_the_reason_of_each_refusal() -> None:
+    from qa.answer import judge
+    from qa.answer.judge import DECLINED, NO_PASSAGES, OFF_TOPIC, UNSUPPORTED, Thresholds
+
+    q = "Who did Russia invite to Moscow?"
+    t = Thresholds()
+    assert judge(q, "Russia invited opposition representatives [1].", [], t).reason == NO_PASSAGES
+    assert judge(q, "NOT FOUND", [P1], t).reason == DECLINED
+    assert judge(q, "Putin invited Obama to dinner [1].", [P1], t).reason == UNSUPPORTED
+    ok = judge(q, "Russia invited opposition representatives to a consultation [1].", [P1], t)
+    assert not ok.refused and ok.reason == "" and ok.verified.citations
+    # The same supported sentence, with thresholds that demand more of the question covered.
+    strict = Thresholds(strong_evidence=1.01, min_evidence=0.99, min_similarity=1.0)
+    far = judge(q, "Russia invited opposition representatives to a consultation [1].", [P1], strict)
+    assert far.refused and far.reason == OFF_TOPIC
+
+
+def test_refused_answer_records_carry_the_reason() -> None:
+    from qa.answer import judge, to_answer
+    from qa.answer.judge import UNSUPPORTED, Thresholds
+
+    j = judge("Who did Russia invite?", "Putin invited Obama to dinner [1].", [P1], Thresholds())
+    a = to_answer("Who did Russia invite?", j, [P1], 0.1)
+    assert a.refused and a.reason == UNSUPPORTED and a.text == "The articles don't say."
+    assert a.passages == [P1] and a.citations == []

@@ -15,8 +15,7 @@ import pytest
 
 from qa import Settings, rebuild
 
-from .conftest import ROOT, SEED_QUESTION, dev_articles
-from .helpers import free_port
+from .helpers import ROOT, SEED_QUESTION, dev_articles, free_port
 
 pytestmark = pytest.mark.slow
 

@@ -22,9 +22,7 @@ from qa.errors import IndexBusyError, IndexError_
 from qa.index.store import Store
 from qa.models import ScriptedLLM
 
-from .conftest import SEED, SEED_QUESTION, dev_articles
-from .helpers import assert_index_matches_corpus
-from .test_ui import free_port
+from .helpers import SEED, SEED_QUESTION, assert_index_matches_corpus, dev_articles, free_port, stop
 
 REPLY = "Russia invited opposition representatives to Moscow [1]."
 CHROMA = Path(sys.executable).parent / "chroma"
@@ -50,15 +48,6 @@ def start_chroma(path: Path) -> tuple[subprocess.Popen, str]:
         time.sleep(0.3)
     proc.kill()
     pytest.fail("the Chroma server did not start within 60 s")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(15)
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +79,8 @@ def test_rebuild_ask_change_and_delete_on_the_server(server_settings, embedder) 
     engine = Engine(s, llm=ScriptedLLM(lambda m: REPLY), embedder=embedder)
     a = engine.ask(SEED_QUESTION)
     assert not a.refused and "invite opposition representatives" in a.citations[0].quote
-    assert engine.article(a.citations[0].article_id).text[a.citations[0].start:
-                                                          a.citations[0].end] == a.citations[0].quote
+    c = a.citations[0]
+    assert engine.article(c.article_id).text[c.start:c.end] == c.quote
     # Edit one article, delete another: incremental, and exactly the corpus afterwards.
     rows = dev_articles(8)
     rows[0] = {**rows[0], "text": rows[0]["text"] + "\n\nA correction was appended."}
@@ -191,7 +180,7 @@ def test_two_servers_share_one_chroma_and_see_a_third_process_rebuild(chroma, tm
     becomes visible to both without restarting them."""
     from gradio_client import Client
 
-    from .conftest import ROOT
+    from .helpers import ROOT
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()

@@ -7,7 +7,7 @@ import pytest
 from qa.chunking import Chunker
 from qa.corpus import make_article
 
-from .conftest import SEED, dev_articles
+from .helpers import SEED, dev_articles
 
 
 @pytest.fixture(scope="module")

@@ -3,17 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-
-def qa(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "qa", *args], capture_output=True, text=True, timeout=600, check=False,
-        env={**os.environ, **(env or {})}, cwd=cwd,
-    )
+from .helpers import qa
 
 
 def test_help_lists_commands() -> None:

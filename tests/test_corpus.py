@@ -11,13 +11,14 @@ import pytest
 from qa.corpus import Warned, normalize_date, read_corpus
 from qa.records import Article, Skipped
 
-from .conftest import SEED
+from .helpers import SEED
 
 
 def _read(root: Path, **kw):
     items = list(read_corpus(root, **kw))
     arts = {i.id: i for i in items if isinstance(i, Article)}
-    skipped = {i.path: i.reason for i in items if isinstance(i, Skipped) and not isinstance(i, Warned)}
+    skipped = {i.path: i.reason for i in items
+               if isinstance(i, Skipped) and not isinstance(i, Warned)}
     warned = {i.path: i.reason for i in items if isinstance(i, Warned)}
     return arts, skipped, warned
 
@@ -144,7 +145,7 @@ def test_normalize_date(raw, iso) -> None:
 
 
 def test_dev_articles_jsonl_reads_completely(tmp_path: Path) -> None:
-    from .conftest import DEV
+    from .helpers import DEV
 
     arts, skipped, _ = _read(DEV)
     n = sum(1 for line in (DEV / "articles.jsonl").read_text().splitlines() if line.strip())

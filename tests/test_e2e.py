@@ -13,7 +13,7 @@ import pytest
 from qa import Settings, rebuild
 from qa.engine import Engine
 
-from .conftest import DEV, ROOT, SEED_QUESTION
+from .helpers import DEV, ROOT, SEED_QUESTION
 
 pytestmark = pytest.mark.slow
 

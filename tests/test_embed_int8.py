@@ -15,9 +15,7 @@ from qa import rebuild
 from qa.errors import ConfigError, ModelError
 from qa.index.store import Store
 from qa.retrieve import Retriever
-from tests.conftest import DEV, SEED_QUESTION, dev_articles
-from tests.helpers import assert_index_matches_corpus
-from tests.test_cli import qa
+from tests.helpers import DEV, SEED_QUESTION, assert_index_matches_corpus, dev_articles, qa
 
 
 @pytest.fixture(scope="session")

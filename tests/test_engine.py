@@ -12,7 +12,7 @@ from qa.errors import IndexMissingError, LLMError, QuestionError
 from qa.models import ScriptedLLM
 from qa.records import Answer
 
-from .conftest import SEED_QUESTION
+from .helpers import SEED_QUESTION
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def test_passages_off_the_question_get_the_weak_budget(settings, embedder) -> No
     from qa.answer import coverage
     from qa.text import content_tokens, sentence_spans
 
-    from .conftest import dev_articles
+    from .helpers import dev_articles
 
     rows = [r for r in dev_articles() if r["id"].startswith("reuters")][:20]
     (settings.corpus_dir / "more.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -132,7 +132,8 @@ def test_stream_yields_deltas_then_answer(engine_factory) -> None:
 
 
 def test_general_knowledge_answer_is_refused_with_nearest_passages(engine_factory) -> None:
-    a = engine_factory(["The capital of France is Paris [1]."]).ask("What is the capital of France?")
+    engine = engine_factory(["The capital of France is Paris [1]."])
+    a = engine.ask("What is the capital of France?")
     assert a.refused and a.citations == [] and a.text.startswith("The articles don't say")
     assert a.passages  # still offered as the closest passages
 

@@ -20,8 +20,7 @@ from qa import rebuild
 from qa.engine import Engine
 from qa.models import ScriptedLLM
 
-from .conftest import SEED_QUESTION, dev_articles
-from .helpers import assert_index_matches_corpus
+from .helpers import SEED_QUESTION, assert_index_matches_corpus, dev_articles
 
 REPLY = "Russia invited opposition representatives to Moscow [1]."
 

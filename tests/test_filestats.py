@@ -13,8 +13,7 @@ from qa import rebuild
 from qa.index import filestats
 from qa.index.filestats import FileStats, UnchangedFile
 
-from .conftest import dev_articles
-from .helpers import assert_index_matches_corpus
+from .helpers import assert_index_matches_corpus, dev_articles
 
 
 @pytest.fixture

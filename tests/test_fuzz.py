@@ -17,8 +17,7 @@ from hypothesis import strategies as st
 from qa import Settings, rebuild
 from qa.corpus import file_of
 
-from .conftest import dev_articles
-from .helpers import index_contents
+from .helpers import dev_articles, index_contents
 
 GOOD = [a["text"][:500] for a in dev_articles(10)]
 WORD = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=40)

@@ -15,8 +15,7 @@ from qa.index.schema import live as live_where
 from qa.index.store import Store
 from qa.retrieve import Filters, Retriever
 
-from .conftest import SEED_QUESTION, dev_articles
-from .helpers import assert_index_matches_corpus, index_contents
+from .helpers import SEED_QUESTION, assert_index_matches_corpus, dev_articles, index_contents
 
 
 def _jsonl(path: Path, rows: list[dict]) -> None:

@@ -11,7 +11,7 @@ import pytest
 from qa import Settings
 from qa.injection import run_injection
 
-from .conftest import ROOT, SEED, dev_articles
+from .helpers import ROOT, SEED, dev_articles
 
 pytestmark = pytest.mark.slow
 

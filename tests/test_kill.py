@@ -16,8 +16,7 @@ import pytest
 
 from qa import rebuild
 
-from .conftest import SEED, SEED_QUESTION, dev_articles
-from .helpers import assert_index_matches_corpus
+from .helpers import SEED, SEED_QUESTION, assert_index_matches_corpus, dev_articles
 
 pytestmark = pytest.mark.slow
 HERE = Path(__file__).parent

@@ -20,9 +20,7 @@ from qa.errors import LLMError
 from qa.models import model_path
 from qa.records import Answer
 
-from .conftest import ROOT, SEED, SEED_QUESTION
-from .test_chroma_server import stop
-from .test_ui import free_port
+from .helpers import ROOT, SEED, SEED_QUESTION, free_port, stop
 
 pytestmark = pytest.mark.slow
 MODELS = ROOT / "indexes" / "models"

@@ -10,7 +10,7 @@ import pytest
 from qa.index.sparse import bm25_index
 from qa.text import content_tokens
 
-from .conftest import dev_articles
+from .helpers import dev_articles
 
 
 def _numbered(chunks: list[list[str]]) -> tuple[np.ndarray, np.ndarray, list[str]]:

@@ -16,9 +16,10 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from qa import Settings, rebuild
 
-from .conftest import SEED, dev_articles
 from .helpers import (
+    SEED,
     assert_bm25_matches_chroma,
+    dev_articles,
     expected_contents,
     index_contents,
     total_records,

@@ -16,8 +16,7 @@ from qa.models import ScriptedLLM
 from qa.records import Answer, Citation, Passage
 from qa.ui.uploads import corpus_files, delete_file, safe_name, save_upload
 
-from .conftest import SEED_QUESTION
-from .helpers import free_port
+from .helpers import SEED_QUESTION, free_port
 
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=1</script>'
 REPLY = "Russia invited opposition representatives to Moscow [1]."

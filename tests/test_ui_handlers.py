@@ -17,7 +17,7 @@ from qa.models import ScriptedLLM
 from qa.ui.errors import UNEXPECTED, user_error
 from qa.ui.handlers import Handlers, RebuildProgress
 
-from .conftest import SEED_QUESTION
+from .helpers import SEED_QUESTION
 
 REPLY = "Russia invited opposition representatives to Moscow [1]."
 

@@ -475,8 +475,9 @@ def _write_chunks(
 
     Not through llama-index's ChromaVectorStore: it adds a JSON copy of every node (text and
     metadata again) to each record, about a quarter of the CPU of writing chunks (0.48 against
-    0.36 s for 391 chunks), and nothing here reads it. llama-index still reads these records (its ChromaVectorStore builds nodes from
-    text and metadata when that copy is absent; the answer benchmark queries it that way).
+    0.36 s for 391 chunks), and nothing here reads it. llama-index still reads these records
+    (its ChromaVectorStore builds nodes from text and metadata when that copy is absent; the
+    answer benchmark queries it that way).
     """
     log.info("stage=write-chunks chunks=%d", len(pieces))
     store.add(
