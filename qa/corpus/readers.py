@@ -1,21 +1,16 @@
-"""Corpus files -> Article records (txt, md, html, json, jsonl); bad files become Skipped notes."""
+"""One corpus file -> Article records (txt, md, html, json, jsonl) or Skipped/Warned notes."""
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import json
-import logging
-import os
 import re
-from collections.abc import Callable, Iterator
-from datetime import date, datetime
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from qa.corpus.dates import normalize_date
 from qa.records import Article, Skipped
-
-log = logging.getLogger(__name__)
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
@@ -29,75 +24,6 @@ class Warned(Skipped):
 
 
 Item = Article | Skipped
-
-
-def read_corpus(root: Path, max_file_bytes: int = 10_000_000,
-                probe: Callable[[Path, str], Any] | None = None) -> Iterator[Item]:
-    """Yield every article under `root` (recursively), and a Skipped note for each bad input.
-
-    Files are visited in sorted order and read one at a time, so memory does not grow with
-    the corpus. `Warned` notes (a subclass of Skipped) accompany articles that were indexed
-    despite a problem. `probe(path, relative path)` is asked first about each file: what it
-    returns, if anything, is yielded instead of reading the file (a rebuild's unchanged files).
-    """
-    root = Path(root)
-    real_root = root.resolve()
-    for path in _walk(root, real_root):
-        if isinstance(path, Skipped):
-            yield path
-            continue
-        rel = path.relative_to(root).as_posix()
-        instead = probe(path, rel) if probe is not None else None
-        if instead is not None:
-            yield instead
-            continue
-        yield from read_file(path, rel, real_root, max_file_bytes)
-
-
-def count_files(root: Path) -> int:
-    """How many files a rebuild will visit (for a progress bar with an ETA)."""
-    root = Path(root)
-    return sum(1 for _ in walk_files(root))
-
-
-def walk_files(root: Path) -> Iterator[Path]:
-    """Every file a rebuild visits under `root` (sorted, hidden ones left out)."""
-    return (p for p in _walk(root, root.resolve()) if isinstance(p, Path))
-
-
-def file_of(item: Any) -> str:
-    """The corpus file an item came from (relative path)."""
-    if isinstance(item, Article):
-        return item.source_path
-    if not isinstance(item, Skipped):  # a rebuild's UnchangedFile
-        return str(item.path)
-    return re.split(r":\d+$| \(", item.path, maxsplit=1)[0]
-
-
-def _walk(root: Path, real_root: Path) -> Iterator[Path | Skipped]:
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        here = Path(dirpath)
-        kept = []
-        for d in sorted(dirnames):
-            if d.startswith("."):
-                continue
-            full = here / d
-            if full.is_symlink():
-                target = full.resolve()
-                if not target.is_relative_to(real_root):
-                    yield Skipped(_rel(full, root), "symlink points outside the corpus folder")
-                # A symlink to a folder inside the corpus is indexed through its real path.
-                continue
-            kept.append(d)
-        dirnames[:] = kept
-        for name in sorted(filenames):
-            if name.startswith("."):
-                continue
-            yield here / name
-
-
-def _rel(path: Path, root: Path) -> str:
-    return path.relative_to(root).as_posix()
 
 
 def read_file(path: Path, rel: str, real_root: Path, max_file_bytes: int) -> Iterator[Item]:
@@ -345,41 +271,3 @@ def _str(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return ", ".join(_str(v) for v in value)
     return str(value).strip()
-
-
-_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%d %B %Y", "%d %b %Y", "%B %d, %Y", "%b %d, %Y",
-                 "%B %d %Y", "%Y%m%d", "%d.%m.%Y", "%d-%b-%Y")
-
-
-def normalize_date(value: Any) -> str:
-    """An ISO yyyy-mm-dd string for anything that clearly is a date, else ""."""
-    if value is None or value == "":
-        return ""
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    s = str(value).strip()
-    try:
-        return datetime.fromisoformat(s).date().isoformat()
-    except ValueError:
-        pass
-    for candidate in dict.fromkeys((s, s.split()[0] if s.split() else s)):
-        for fmt in _DATE_FORMATS:
-            try:
-                return datetime.strptime(candidate, fmt).date().isoformat()
-            except ValueError:
-                continue
-    try:
-        parsed = email.utils.parsedate_to_datetime(s)
-        if parsed:
-            return parsed.date().isoformat()
-    except (TypeError, ValueError, IndexError):
-        pass
-    log.debug("unrecognised date %r", s)
-    return ""
-
-
-def date_int(iso: str) -> int:
-    """yyyymmdd as an int (0 when unknown), sortable and filterable in Chroma."""
-    return int(iso.replace("-", "")) if iso else 0
