@@ -184,7 +184,7 @@ def test_reader_thread_error_reaches_the_rebuild_and_stops(settings, embedder, c
     rebuild(settings, embedder=embedder)
     before = index_contents(settings)
     _jsonl(corpus_dir / "dev.jsonl", dev_articles(30))
-    from qa import index as index_mod
+    from qa.index import pipeline as index_mod
 
     real = index_mod.read_corpus
 
@@ -207,7 +207,7 @@ def test_reader_thread_error_reaches_the_rebuild_and_stops(settings, embedder, c
 
 def test_embedding_failure_stops_the_reader(settings, embedder, corpus_dir, monkeypatch) -> None:
     _jsonl(corpus_dir / "dev.jsonl", dev_articles(60))
-    from qa import index as index_mod
+    from qa.index import pipeline as index_mod
 
     monkeypatch.setattr(index_mod, "READ_AHEAD", 2)  # the reader blocks on a full queue
     calls = []
@@ -316,10 +316,11 @@ def test_chunks_embedded_in_sorted_groups_keep_their_own_vectors(
     ChromaVectorStore must read the records as nodes."""
     import numpy as np
 
-    import qa.index
+    import qa.index.builder
+    import qa.index.pipeline
 
-    monkeypatch.setattr(qa.index, "FIRST_FLUSH", 8)
-    monkeypatch.setattr(qa.index, "WRITE_GROUP", 4)  # several groups per flush
+    monkeypatch.setattr(qa.index.builder, "FIRST_FLUSH", 8)
+    monkeypatch.setattr(qa.index.pipeline, "WRITE_GROUP", 4)  # several groups per flush
     _jsonl(corpus_dir / "dev.jsonl", dev_articles(12))
     events: list[tuple[str, dict]] = []
     s = rebuild(settings, embedder=embedder, progress=lambda e, d: events.append((e, d)))
