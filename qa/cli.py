@@ -91,6 +91,27 @@ class _Bars:
         self.files = self.articles = self.chunks = None
 
 
+def _write_records(path: Path, records: list[dict[str, Any]]) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            for r in records:
+                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        raise QAError(f"Cannot write the records file {path}: {exc.strerror or exc}. "
+                      "Choose a writable path for --records.") from exc
+
+
+def _echo_by_type(by_type: dict[str, dict[str, Any]]) -> None:
+    """One line per question type: its figures, in a fixed column order."""
+    if not by_type:
+        return
+    cols = sorted({k for row in by_type.values() for k in row} - {"n"})
+    click.echo("\n" + f"{'type':<20} {'n':>4} " + " ".join(f"{c:>21}" for c in cols))
+    for t, row in by_type.items():
+        cells = " ".join(f"{row[c]:>21}" if c in row else f"{'-':>21}" for c in cols)
+        click.echo(f"{t:<20} {row['n']:>4} {cells}")
+
+
 @main.command()
 @corpus_opt
 @index_opt
@@ -214,8 +235,15 @@ def ask(question: str, corpus_dir: Path | None, index_dir: Path | None, chroma_u
               path_type=Path), help="Ask these questions instead of DIR/questions.jsonl.")
 @click.option("--retrieval-only", is_flag=True,
               help="Score retrieval only (recall@k, recall@1, MRR); no language model.")
+@click.option("--sample", type=click.IntRange(1), help="Ask a sample of N questions, "
+              "stratified by question type (the same N questions every run).")
+@click.option("--seed", default=0, show_default=True, help="Seed of --sample.")
+@click.option("--records", "records_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write one JSON line per question (retrieved, answer, citations, refusal "
+              "reason, seconds) to this file.")
 def eval_cmd(directory: Path, top_k: int | None, as_json: bool, show: int,
-             questions_file: Path | None, retrieval_only: bool) -> None:
+             questions_file: Path | None, retrieval_only: bool, sample: int | None, seed: int,
+             records_file: Path | None) -> None:
     """Score answers on a QA set (articles.jsonl + questions.jsonl) in a temporary index."""
 
     def go() -> None:
@@ -228,23 +256,30 @@ def eval_cmd(directory: Path, top_k: int | None, as_json: bool, show: int,
                 click.echo(f"\r{i}/{n} questions", nl=False, err=True)
 
         report = run_eval(directory, settings, top_k=top_k, progress=progress,
-                          questions_file=questions_file, retrieval_only=retrieval_only)
+                          questions_file=questions_file, retrieval_only=retrieval_only,
+                          sample=sample, seed=seed)
+        if records_file:
+            _write_records(records_file, report["questions"])
         if as_json:
             click.echo(json.dumps(report, ensure_ascii=False))
             return
         if retrieval_only:
             click.echo("")
-            for k in ("n", "answerable", "recall_at_k", "recall_at_1", "mrr", "latency_p50"):
+            for k in ("n", "answerable", "recall_at_k", "recall_at_1", "mrr",
+                      "evidence_recall_at_k", "latency_p50"):
                 click.echo(f"{k:<27} {report[k]}")
+            _echo_by_type(report["by_type"])
             missed = [q for q in report["questions"] if q["answerable"] and not q["recall_hit"]]
             for q in missed[:show]:
                 click.echo(f"- missed: {q['question']}  (gold {q['gold_articles'][:2]})")
             return
-        keys = ("n", "recall_at_k", "answer_accuracy", "answer_f1", "citation_precision",
-                "refusal_rate_unanswerable", "false_refusal_rate", "latency_p50", "latency_p95")
+        keys = ("n", "recall_at_k", "evidence_recall_at_k", "answer_accuracy", "answer_f1",
+                "citation_precision", "citation_recall", "refusal_rate_unanswerable",
+                "false_refusal_rate", "latency_p50", "latency_p95")
         click.echo("")
         for k in keys:
             click.echo(f"{k:<27} {report[k]}")
+        _echo_by_type(report["by_type"])
         bad = [q for q in report["questions"]
                if (q["answerable"] and not q["correct"])
                or (not q["answerable"] and not q["refused"])]

@@ -39,7 +39,21 @@ def token_f1(prediction: str, gold: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+VERDICTS = ("yes", "no")
+
+
+def verdict(text: str) -> str:
+    """The first yes/no word of an answer ("" when it has none)."""
+    m = re.search(r"\b(yes|no)\b", text.lower())
+    return m.group(1) if m else ""
+
+
 def is_correct(prediction: str, golds: list[str]) -> bool:
+    """A yes/no gold is matched by the answer's first verdict word; other golds by whole-word
+    match of the normalized gold or token F1 >= 0.5 ("consistent" never matches inside
+    "inconsistent")."""
+    if golds and all(normalize(g) in VERDICTS for g in golds):
+        return verdict(prediction) in {normalize(g) for g in golds}
     norm = normalize(prediction)
     return any(
         (normalize(g) and re.search(rf"\b{re.escape(normalize(g))}\b", norm))
@@ -63,10 +77,33 @@ def load_questions(directory: Path, path: Path | None = None) -> list[dict[str, 
                          "answers": list(q.get("answers") or []),
                          "gold_articles": list(q.get("gold_articles") or []),
                          "answerable": bool(q.get("answerable", bool(q.get("answers")))),
-                         "source": q.get("source", "")})
+                         "source": q.get("source", ""), "type": str(q.get("type") or "")})
         except (ValueError, KeyError, TypeError) as exc:
             raise CorpusError(f"{path}:{n} is not a valid question record ({exc}).") from exc
     return rows
+
+
+def sample_questions(questions: list[dict[str, Any]], n: int,
+                     seed: int = 0) -> list[dict[str, Any]]:
+    """A fixed-seed sample of n questions stratified by `type`: each type gets an equal share
+    (as far as it has questions), the rest filled from the larger types; set order kept."""
+    import random
+
+    if n >= len(questions):
+        return list(questions)
+    rng = random.Random(seed)
+    by_type: dict[str, list[int]] = {}
+    for i, q in enumerate(questions):
+        by_type.setdefault(q.get("type", ""), []).append(i)
+    for ids in by_type.values():
+        rng.shuffle(ids)
+    chosen: list[int] = []
+    types = sorted(by_type)
+    while len(chosen) < n:
+        for t in types:
+            if by_type[t] and len(chosen) < n:
+                chosen.append(by_type[t].pop())
+    return [questions[i] for i in sorted(chosen)]
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -86,16 +123,21 @@ def run_eval(
     questions_file: Path | None = None,
     select: Callable[[dict[str, Any]], bool] | None = None,
     retrieval_only: bool = False,
+    sample: int | None = None,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Index DIR/articles.jsonl into a temporary index (never the user's) and ask every question
     (of DIR/questions.jsonl, or `questions_file`; only those `select` keeps).
 
     retrieval_only: score retrieval alone (recall@k, MRR) without loading the language model.
+    sample: a stratified sample of that many questions (`sample_questions`, fixed `seed`).
     """
     from qa.engine import Engine
 
     directory = Path(directory)
     questions = [q for q in load_questions(directory, questions_file) if not select or select(q)]
+    if sample:
+        questions = sample_questions(questions, sample, seed)
     k = top_k or settings.top_k
     with tempfile.TemporaryDirectory(prefix="qa-eval-") as tmp:
         corpus = Path(tmp) / "corpus"
@@ -125,7 +167,8 @@ def _ask_one(engine: Any, q: dict[str, Any], k: int) -> dict[str, Any]:
         a = engine.ask(q["question"], top_k=k)
     except QAError as exc:
         return {**q, "error": str(exc), "refused": True, "answer": "", "retrieved": [],
-                "cited": [], "seconds": 0.0, "recall_hit": False, "correct": False, "f1": 0.0}
+                "cited": [], "seconds": 0.0, "recall_hit": False, "evidence_recall": 0.0,
+                "citation_recall": 0.0, "reason": "error", "correct": False, "f1": 0.0}
     retrieved = [_record_id(p.article_id) for p in a.passages]
     cited = [_record_id(c.article_id) for c in a.citations]
     text = strip_markers(a.text)
@@ -139,9 +182,19 @@ def _ask_one(engine: Any, q: dict[str, Any], k: int) -> dict[str, Any]:
         "top_score": a.passages[0].score if a.passages else 0.0,
         "seconds": round(a.seconds, 3),
         "recall_hit": bool(gold & set(retrieved[:k])),
+        "evidence_recall": _share(gold, retrieved[:k]),
+        "citation_recall": _share(gold, cited),
+        "reason": a.reason,
+        "citations": [{"number": c.number, "article": _record_id(c.article_id),
+                       "quote": c.quote} for c in a.citations],
         "correct": (not a.refused) and is_correct(text, q["answers"]),
         "f1": 0.0 if a.refused else max((token_f1(text, g) for g in q["answers"]), default=0.0),
     }
+
+
+def _share(gold: set[str], found: list[str]) -> float:
+    """Share of the gold articles among `found` (0 when there is no gold)."""
+    return round(len(gold & set(found)) / len(gold), 4) if gold else 0.0
 
 
 def _retrieve_one(engine: Any, q: dict[str, Any], k: int) -> dict[str, Any]:
@@ -154,6 +207,7 @@ def _retrieve_one(engine: Any, q: dict[str, Any], k: int) -> dict[str, Any]:
     gold = set(q["gold_articles"])
     rank = next((i + 1 for i, a in enumerate(retrieved) if a in gold), 0)
     return {**q, "retrieved": retrieved, "gold_rank": rank, "recall_hit": rank > 0,
+            "evidence_recall": _share(gold, retrieved),
             "top_score": passages[0].score if passages else 0.0, "seconds": round(seconds, 4)}
 
 
@@ -167,9 +221,45 @@ def summarize_retrieval(records: list[dict[str, Any]]) -> dict[str, Any]:
         "recall_at_k": round(sum(r["recall_hit"] for r in ans) / n, 4) if n else 0.0,
         "recall_at_1": round(sum(r["gold_rank"] == 1 for r in ans) / n, 4) if n else 0.0,
         "mrr": round(sum(1 / r["gold_rank"] for r in ans if r["gold_rank"]) / n, 4) if n else 0.0,
+        "evidence_recall_at_k": _mean([r["evidence_recall"] for r in ans]),
+        "by_type": _by_type(records, _retrieval_row),
         "latency_p50": round(_pct([r["seconds"] for r in records], 0.5), 4),
         "questions": records,
     }
+
+
+def _mean(values: list[float]) -> float:
+    return round(sum(values) / len(values), 4) if values else 0.0
+
+
+def _by_type(records: list[dict[str, Any]], row: Callable[[list[dict[str, Any]]], dict[str, Any]]
+             ) -> dict[str, dict[str, Any]]:
+    """`row` of each question type's records (empty when the set has no types)."""
+    types = sorted({r.get("type", "") for r in records} - {""})
+    return {t: row([r for r in records if r.get("type") == t]) for t in types}
+
+
+def _retrieval_row(records: list[dict[str, Any]]) -> dict[str, Any]:
+    ans = [r for r in records if r["answerable"] and r["gold_articles"]]
+    return {"n": len(records), "recall_at_k": _mean([float(r["recall_hit"]) for r in ans]),
+            "evidence_recall_at_k": _mean([r["evidence_recall"] for r in ans])}
+
+
+def _answer_row(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-type figures: accuracy over answerable questions, refusals, evidence and citations."""
+    ans = [r for r in records if r["answerable"]]
+    una = [r for r in records if not r["answerable"]]
+    row: dict[str, Any] = {"n": len(records)}
+    if ans:
+        row.update(
+            accuracy=_mean([float(r["correct"]) for r in ans]),
+            false_refusals=_mean([float(r["refused"]) for r in ans]),
+            evidence_recall_at_k=_mean([r.get("evidence_recall", 0.0) for r in ans]),
+            citation_recall=_mean([r.get("citation_recall", 0.0) for r in ans]),
+        )
+    if una:
+        row["refused_unanswerable"] = _mean([float(r["refused"]) for r in una])
+    return row
 
 
 def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -187,6 +277,8 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
         "answerable": len(ans),
         "unanswerable": len(una),
         "recall_at_k": rate(sum(r["recall_hit"] for r in ans), len(ans)),
+        "evidence_recall_at_k": _mean([r.get("evidence_recall", 0.0) for r in ans]),
+        "citation_recall": _mean([r.get("citation_recall", 0.0) for r in ans]),
         "answer_accuracy": rate(sum(r["correct"] for r in ans), len(ans)),
         "answer_f1": round(sum(r["f1"] for r in ans) / len(ans), 4) if ans else 0.0,
         "citation_precision": rate(sum(cites), len(cites)),
@@ -195,5 +287,6 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
         "latency_p50": round(_pct(latencies, 0.5), 3),
         "latency_p95": round(_pct(latencies, 0.95), 3),
         "errors": sum(1 for r in records if r.get("error")),
+        "by_type": _by_type(records, _answer_row),
         "questions": records,
     }
