@@ -1,4 +1,4 @@
-"""The Chroma side of the index: collections, generations and the atomic commit point.
+"""The Chroma side of the index: client, collections, the state record (the commit point), lease.
 
 Readers never see a half-built index, on disk or on a Chroma server, without renaming folders:
 
