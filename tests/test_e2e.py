@@ -84,7 +84,7 @@ def test_qa_ask_json(engine) -> None:
     assert "Closest passages" in human.stdout
 
 
-# Floors set from measured runs (see README "Answer quality"); a drop below them fails CI.
+# Floors set from measured runs (docs/benchmarks.md, "Answer quality"); a drop below them fails CI.
 FLOORS = {"recall_at_k": 0.95, "answer_accuracy": 0.4, "citation_precision": 0.9,
           "refusal_rate_unanswerable": 0.9}
 CEILINGS = {"false_refusal_rate": 0.3}
