@@ -91,27 +91,6 @@ class _Bars:
         self.files = self.articles = self.chunks = None
 
 
-def _write_records(path: Path, records: list[dict[str, Any]]) -> None:
-    try:
-        with open(path, "w", encoding="utf-8") as fh:
-            for r in records:
-                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-    except OSError as exc:
-        raise QAError(f"Cannot write the records file {path}: {exc.strerror or exc}. "
-                      "Choose a writable path for --records.") from exc
-
-
-def _echo_by_type(by_type: dict[str, dict[str, Any]]) -> None:
-    """One line per question type: its figures, in a fixed column order."""
-    if not by_type:
-        return
-    cols = sorted({k for row in by_type.values() for k in row} - {"n"})
-    click.echo("\n" + f"{'type':<20} {'n':>4} " + " ".join(f"{c:>21}" for c in cols))
-    for t, row in by_type.items():
-        cells = " ".join(f"{row[c]:>21}" if c in row else f"{'-':>21}" for c in cols)
-        click.echo(f"{t:<20} {row['n']:>4} {cells}")
-
-
 @main.command()
 @corpus_opt
 @index_opt
@@ -290,6 +269,27 @@ def eval_cmd(directory: Path, top_k: int | None, as_json: bool, show: int,
                        f"got: {q['answer'][:160]!r}")
 
     _run(go)
+
+
+def _write_records(path: Path, records: list[dict[str, Any]]) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            for r in records:
+                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        raise QAError(f"Cannot write the records file {path}: {exc.strerror or exc}. "
+                      "Choose a writable path for --records.") from exc
+
+
+def _echo_by_type(by_type: dict[str, dict[str, Any]]) -> None:
+    """One line per question type: its figures, in a fixed column order."""
+    if not by_type:
+        return
+    cols = sorted({k for row in by_type.values() for k in row} - {"n"})
+    click.echo("\n" + f"{'type':<20} {'n':>4} " + " ".join(f"{c:>21}" for c in cols))
+    for t, row in by_type.items():
+        cells = " ".join(f"{row[c]:>21}" if c in row else f"{'-':>21}" for c in cols)
+        click.echo(f"{t:<20} {row['n']:>4} {cells}")
 
 
 @main.command()

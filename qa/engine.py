@@ -17,6 +17,7 @@ from qa.answer import (
     refused_answer,
     source_budgets,
     to_answer,
+    usable_history,
 )
 from qa.answer.condense import History
 from qa.config import Settings
@@ -137,17 +138,13 @@ class Engine:
                                  s.weak_source_chars, s.min_evidence, found.idf)
         return build_prompt(found.query, found.passages, budgets)
 
-    def messages(self, question: str, passages: list[Passage],
-                 idf: Any = None) -> list[dict[str, str]]:
-        """The messages of `prompt` for passages retrieved elsewhere (idf: their BM25 weights)."""
-        return self.prompt(Retrieval(question, passages, idf)).messages
-
     def condense(self, question: str, history: History | None) -> str:
         """A follow-up rewritten as a standalone question (unchanged without history)."""
         question = self._check(question)
-        if not history:
+        usable = usable_history(history)
+        if not usable:  # no rewrite, so the LLM need not be loaded
             return question
-        return condense(self.llm, question, history)
+        return condense(self.llm, question, usable)
 
     def chat(self, question: str, history: History | None = None, top_k: int | None = None,
              filters: Filters | dict[str, Any] | None = None) -> Answer:

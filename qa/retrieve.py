@@ -100,13 +100,6 @@ class Retriever:
                 self._sparse = SparseIndex.load(self.settings, self.store, gen)
             return self._sparse
 
-    def search(self, query: str, top_k: int | None = None,
-               filters: Filters | None = None) -> Retrieval:
-        """The passages of `retrieve` with the idf weights of the generation searched."""
-        passages = self.retrieve(query, top_k, filters)
-        sparse = self._sparse
-        return Retrieval(query, passages, sparse.idf if sparse else None)
-
     def sparse(self) -> Any:
         """The BM25 index of the generation last retrieved from (None before any retrieval)."""
         return self._sparse
@@ -137,6 +130,12 @@ class Retriever:
         self, query: str, top_k: int | None = None, filters: Filters | None = None
     ) -> list[Passage]:
         """The top_k passages for `query`, best first; score is cosine similarity."""
+        return self.search(query, top_k, filters).passages
+
+    def search(self, query: str, top_k: int | None = None,
+               filters: Filters | None = None) -> Retrieval:
+        """The passages of `retrieve` with the idf weights of the BM25 index of the same
+        generation (read here, not from the last search: questions run concurrently)."""
         import numpy as np
 
         k = top_k or self.settings.top_k
@@ -164,7 +163,7 @@ class Retriever:
                 fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
         best = sorted(fused, key=lambda c: -fused[c])[:k]
         if not best:
-            return []
+            return Retrieval(query, [], sparse.idf)
         got = col.get(ids=best, include=["metadatas", "documents", "embeddings"])
         by_id = {
             rid: (got["metadatas"][i], got["documents"][i], got["embeddings"][i])
@@ -177,7 +176,7 @@ class Retriever:
             meta, doc, emb = by_id[cid]
             sim = float(np.dot(np.asarray(emb, dtype=np.float32), qvec))
             out.append(passage_from_row(cid, meta, doc, round(sim, 4)))
-        return out
+        return Retrieval(query, out, sparse.idf)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Answering: the prompt, verification of the reply, the refusal judge, follow-up rewriting."""
 
-from qa.answer.condense import build_condense_messages, condense
-from qa.answer.defang import REMOVED, _defang, defang
+from qa.answer.condense import build_condense_messages, condense, usable_history
+from qa.answer.defang import REMOVED, defang
 from qa.answer.judge import Judgement, Thresholds, judge, refused_answer, to_answer
 from qa.answer.prompt import (
     FOCUS_CHARS,
@@ -35,7 +35,6 @@ __all__ = [
     "Prompt",
     "Thresholds",
     "Verified",
-    "_defang",
     "best_quote",
     "build_condense_messages",
     "build_messages",
@@ -52,5 +51,6 @@ __all__ = [
     "strip_markers",
     "support",
     "to_answer",
+    "usable_history",
     "verify",
 ]

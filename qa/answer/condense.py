@@ -25,9 +25,14 @@ def build_condense_messages(question: str, history: list[tuple[str, str]]) -> li
     ]
 
 
+def usable_history(history: History | None) -> History:
+    """The turns a follow-up can refer to: those that were answered."""
+    return [(q, a) for q, a in (history or []) if a and a != REFUSAL_TEXT]
+
+
 def condense(llm: LLM, question: str, history: History | None) -> str:
     """A follow-up rewritten as a standalone question (unchanged without usable history)."""
-    usable = [(q, a) for q, a in (history or []) if a and a != REFUSAL_TEXT]
+    usable = usable_history(history)
     if not usable:
         return question
     rewritten = complete(llm, build_condense_messages(question, usable), 64)

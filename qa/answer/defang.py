@@ -46,5 +46,3 @@ def defang(text: str) -> str:
     cleaned = "".join(out)
     return re.sub(r"(?i)\bsource\s*\[", "source (", cleaned)
 
-
-_defang = defang  # the name the injection tests and benchmark import

@@ -62,7 +62,6 @@ class Prompt:
 
     messages: list[dict[str, str]]
     sources: list[str]  # sources[n - 1] is the text of "Source [n]"
-    question: str
 
 
 def build_prompt(question: str, passages: list[Passage],
@@ -77,7 +76,7 @@ def build_prompt(question: str, passages: list[Passage],
     user = ("\n\n".join(blocks) + "\n\nAnswer this question in one sentence using the sources "
             f"above, and cite the source number like [1]: {question}")
     messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
-    return Prompt(messages=messages, sources=sources, question=question)
+    return Prompt(messages=messages, sources=sources)
 
 
 def build_messages(question: str, passages: list[Passage],

@@ -88,7 +88,7 @@ class _Rebuild:
         self.replaced: list[str] = []  # changed articles, whose old records are retired
         self.batch = _Batch()
         self.dirty = False  # the state record says a rebuild is writing
-        self.writer = Writer()
+        self.writer: Writer
         self.files: FileStats
 
     def run(self) -> RebuildSummary:
@@ -148,6 +148,7 @@ class _Rebuild:
     def read_and_embed(self) -> None:
         """Every corpus item through `take`; reading runs ahead, writing behind (pipeline)."""
         current_file = None
+        self.writer = Writer()
         try:
             for item, chunks in pipeline.prepared(self.corpus, self.settings, self.embedder,
                                                   self.needs_chunks, self.files.probe):
