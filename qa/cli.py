@@ -220,9 +220,12 @@ def ask(question: str, corpus_dir: Path | None, index_dir: Path | None, chroma_u
 @click.option("--records", "records_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write one JSON line per question (retrieved, answer, citations, refusal "
               "reason, seconds) to this file.")
+@click.option("--keep-index", "keep_index", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep the set's index in this folder and reuse it next time (updated "
+              "incrementally) instead of indexing the set anew.")
 def eval_cmd(directory: Path, top_k: int | None, as_json: bool, show: int,
              questions_file: Path | None, retrieval_only: bool, sample: int | None, seed: int,
-             records_file: Path | None) -> None:
+             records_file: Path | None, keep_index: Path | None) -> None:
     """Score answers on a QA set (articles.jsonl + questions.jsonl) in a temporary index."""
 
     def go() -> None:
@@ -236,7 +239,7 @@ def eval_cmd(directory: Path, top_k: int | None, as_json: bool, show: int,
 
         report = run_eval(directory, settings, top_k=top_k, progress=progress,
                           questions_file=questions_file, retrieval_only=retrieval_only,
-                          sample=sample, seed=seed)
+                          sample=sample, seed=seed, index_dir=keep_index)
         if records_file:
             _write_records(records_file, report["questions"])
         if as_json:

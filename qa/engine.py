@@ -14,7 +14,6 @@ from qa.answer import (
     build_prompt,
     condense,
     judge,
-    refused_answer,
     source_budgets,
     to_answer,
     usable_history,
@@ -25,6 +24,7 @@ from qa.errors import IndexMissingError, QuestionError
 from qa.index.reader import list_articles, read_article
 from qa.index.store import Store
 from qa.models import LLM, Embedder, complete, make_llm, until_runaway
+from qa.question import analyze
 from qa.records import Answer, Article, Passage, RebuildSummary
 from qa.retrieve import Filters, Retrieval, Retriever
 
@@ -113,8 +113,12 @@ class Engine:
         t0 = time.perf_counter()
         question = self._check(question)
         found = self.retriever.search(question, top_k, _filters(filters))
-        if not found.passages:
-            yield refused_answer(question, [], time.perf_counter() - t0)
+        asked = found.asked or analyze(question)
+        thresholds = Thresholds.from_settings(self.settings)
+        if not found.passages or asked.unknown:  # nothing for the model to read
+            verdict = judge(question, "", found.passages, thresholds, found.idf, asked.yes_no,
+                            asked.unknown)
+            yield to_answer(question, verdict, found.passages, time.perf_counter() - t0)
             return
         messages = self.prompt(found).messages
         if streaming:
@@ -125,18 +129,20 @@ class Engine:
             text = "".join(reply)
         else:
             text = complete(self.llm, messages, self.settings.llm_max_tokens)
-        verdict = judge(question, text, found.passages, Thresholds.from_settings(self.settings),
-                        found.idf)
+        verdict = judge(question, text, found.passages, thresholds, found.idf, asked.yes_no)
         log.info("question=%r reply=%r refused=%r evidence=%.2f", question, text,
                  verdict.reason, verdict.verified.evidence)
         yield to_answer(question, verdict, found.passages, time.perf_counter() - t0)
 
-    def prompt(self, found: Retrieval) -> Prompt:
-        """The prompt of one answer: the passages, each cut to its budget, and the question."""
+    def prompt(self, found: Retrieval, yes_no: bool | None = None) -> Prompt:
+        """The prompt of one answer: the passages, each cut to its budget, and the question in
+        the form of answer it needs (a verdict for a yes/no question)."""
         s = self.settings
         budgets = source_budgets(found.query, found.passages, s.source_chars,
                                  s.weak_source_chars, s.min_evidence, found.idf)
-        return build_prompt(found.query, found.passages, budgets)
+        if yes_no is None:
+            yes_no = (found.asked or analyze(found.query)).yes_no
+        return build_prompt(found.query, found.passages, budgets, yes_no)
 
     def condense(self, question: str, history: History | None) -> str:
         """A follow-up rewritten as a standalone question (unchanged without history)."""

@@ -125,12 +125,15 @@ def run_eval(
     retrieval_only: bool = False,
     sample: int | None = None,
     seed: int = 0,
+    index_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Index DIR/articles.jsonl into a temporary index (never the user's) and ask every question
     (of DIR/questions.jsonl, or `questions_file`; only those `select` keeps).
 
     retrieval_only: score retrieval alone (recall@k, MRR) without loading the language model.
     sample: a stratified sample of that many questions (`sample_questions`, fixed `seed`).
+    index_dir: keep the set's index there and update it incrementally on the next run (an
+    unchanged set is not embedded again), instead of a temporary index.
     """
     from qa.engine import Engine
 
@@ -140,11 +143,12 @@ def run_eval(
         questions = sample_questions(questions, sample, seed)
     k = top_k or settings.top_k
     with tempfile.TemporaryDirectory(prefix="qa-eval-") as tmp:
-        corpus = Path(tmp) / "corpus"
-        corpus.mkdir()
-        shutil.copy(directory / ARTICLES, corpus / ARTICLES)
+        home = Path(index_dir) if index_dir else Path(tmp)
+        corpus = home / "corpus"
+        corpus.mkdir(parents=True, exist_ok=True)
+        _copy_if_changed(directory / ARTICLES, corpus / ARTICLES)
         eval_settings = settings.model_copy(update={
-            "corpus_dir": corpus, "index_dir": Path(tmp) / "index", "chroma_url": None,
+            "corpus_dir": corpus, "index_dir": home / "index", "chroma_url": None,
             "collection": "qa_eval", "model_cache_dir": settings.models_dir, "top_k": k,
         })
         engine = Engine(eval_settings, llm=llm, embedder=embedder)
@@ -156,6 +160,14 @@ def run_eval(
             if progress:
                 progress(i + 1, len(questions))
     return summarize_retrieval(records) if retrieval_only else summarize(records)
+
+
+def _copy_if_changed(src: Path, dst: Path) -> None:
+    """Copy unless `dst` holds the same bytes (a copy would make the rebuild read it again)."""
+    if dst.is_file() and dst.stat().st_size == src.stat().st_size \
+            and dst.read_bytes() == src.read_bytes():
+        return
+    shutil.copy(src, dst)
 
 
 def _record_id(article_id: str) -> str:

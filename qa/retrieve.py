@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from qa.config import Settings
@@ -14,6 +14,7 @@ from qa.index.schema import (
     ARTICLE_ID,
     DATE_INT,
     SOURCE,
+    chunk_article,
     filter_fields,
     is_live,
     live,
@@ -21,6 +22,7 @@ from qa.index.schema import (
 )
 from qa.index.store import Store, and_where
 from qa.models import Embedder
+from qa.question import Analysis
 from qa.records import Passage
 
 RRF_K = 60  # the constant of Cormack et al.; dampens the weight of the very first ranks
@@ -135,8 +137,16 @@ class Retriever:
     def search(self, query: str, top_k: int | None = None,
                filters: Filters | None = None) -> Retrieval:
         """The passages of `retrieve` with the idf weights of the BM25 index of the same
-        generation (read here, not from the last search: questions run concurrently)."""
+        generation (read here, not from the last search: questions run concurrently).
+
+        A question that names outlets of the archive ("as reported by The Verge and
+        TechCrunch") is also searched within each of them, and each named outlet's best
+        passages are given first: a question about two reports needs both. No article gets
+        more than `per_article` of the k places while others are left to fill them.
+        """
         import numpy as np
+
+        from qa.question import analyze
 
         k = top_k or self.settings.top_k
         state = self.store.require_state()
@@ -145,25 +155,16 @@ class Retriever:
         pool = max(4 * k, 20)
         qvec = np.asarray(embedder.encode_query(query), dtype=np.float32)
         col = self.store.collection("chunks")
-        dense_ids = self._dense(col, qvec.tolist(), pool, gen, filters)
-
         sparse = self._sparse_for(gen)
-        allowed = None
-        if filters:
-            m = sparse.meta
+        search = _Search(col, sparse, qvec, gen, self)
 
-            def allowed(i: int) -> bool:
-                return filters.allows(m[ARTICLE_ID][i], m[DATE_INT][i] or 0, m[SOURCE][i])
-
-        sparse_ids = [cid for cid, _ in sparse.search(query, pool, allowed)]
-
-        fused: dict[str, float] = {}
-        for ranking in (dense_ids, sparse_ids):
-            for rank, cid in enumerate(ranking):
-                fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
-        best = sorted(fused, key=lambda c: -fused[c])[:k]
+        ranked = search.fused(query, pool, filters)
+        sources = sorted({s for s in sparse.meta[SOURCE] if s})
+        asked = analyze(query, sources if len(sources) > 1 else ())
+        per_part = [search.fused(q, pool, f) for q, f in _parts(asked, filters)]
+        best = diversify(ranked, per_part, k, chunk_article, self.settings.per_article)
         if not best:
-            return Retrieval(query, [], sparse.idf)
+            return Retrieval(query, [], sparse.idf, asked)
         got = col.get(ids=best, include=["metadatas", "documents", "embeddings"])
         by_id = {
             rid: (got["metadatas"][i], got["documents"][i], got["embeddings"][i])
@@ -176,7 +177,102 @@ class Retriever:
             meta, doc, emb = by_id[cid]
             sim = float(np.dot(np.asarray(emb, dtype=np.float32), qvec))
             out.append(passage_from_row(cid, meta, doc, round(sim, 4)))
-        return Retrieval(query, out, sparse.idf)
+        return Retrieval(query, out, sparse.idf, asked)
+
+
+class _Search:
+    """One question's dense and BM25 rankings over one generation, fused by reciprocal rank."""
+
+    def __init__(self, col: Any, sparse: Any, qvec: Any, gen: int, retriever: Retriever) -> None:
+        self.col, self.sparse, self.qvec, self.gen = col, sparse, qvec, gen
+        self.retriever = retriever
+
+    def fused(self, query: str, pool: int, filters: Filters | None) -> list[str]:
+        dense_ids = self.retriever._dense(self.col, self.qvec.tolist(), pool, self.gen, filters)
+        allowed = None
+        if filters:
+            m = self.sparse.meta
+
+            def allowed(i: int) -> bool:
+                return filters.allows(m[ARTICLE_ID][i], m[DATE_INT][i] or 0, m[SOURCE][i])
+
+        sparse_ids = [cid for cid, _ in self.sparse.search(query, pool, allowed)]
+        fused: dict[str, float] = {}
+        for ranking in (dense_ids, sparse_ids):
+            for rank, cid in enumerate(ranking):
+                fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
+        return sorted(fused, key=lambda c: -fused[c])
+
+
+# A date belongs to the outlet named at most this many characters before it ("the TechCrunch
+# report on Sam Bankman-Fried published on October 7, 2023").
+DATE_REACH = 120
+
+
+def _parts(asked: Analysis, filters: Filters | None) -> list[tuple[str, Filters]]:
+    """One search per report the question names, in its order: an outlet on a date, an
+    outlet, or a date; each narrows `filters` and asks the whole question (asking only the
+    clause that names the report measured no better)."""
+    base = filters or Filters()
+    parts: list[tuple[int, Filters]] = []
+    dated: set[int] = set()
+    for d in asked.dates:
+        before = [o for o in asked.outlets if 0 <= d.start - o.start <= DATE_REACH]
+        outlet = max(before, key=lambda o: o.start, default=None)
+        f = _narrow(base, outlet.sources if outlet else (), d.iso)
+        if f is not None:
+            parts.append((outlet.start if outlet else d.start, f))
+        if outlet is not None:
+            dated.add(outlet.start)
+    for o in asked.outlets:
+        if o.start not in dated:
+            f = _narrow(base, o.sources, "")
+            if f is not None:
+                parts.append((o.start, f))
+    parts.sort(key=lambda p: p[0])
+    return [(asked.question, f) for _, f in parts]
+
+
+def _narrow(base: Filters, sources: tuple[str, ...], iso: str) -> Filters | None:
+    """`base` narrowed to `sources` and the day `iso` (None when `base` excludes them)."""
+    if sources:
+        sources = tuple(s for s in sources if not base.sources or s in base.sources)
+        if not sources:
+            return None
+    if iso and ((base.since and iso < base.since) or (base.until and iso > base.until)):
+        return None
+    return replace(base, sources=sources or base.sources, since=iso or base.since,
+                   until=iso or base.until)
+
+
+def diversify(ranked: list[str], per_outlet: list[list[str]], k: int,
+              article_of: Callable[[str], str], per_article: int) -> list[str]:
+    """The k chunks to give: first the best of each named outlet's own ranking, taken in turns
+    (one each, then a second each), then the overall ranking; at most `per_article` chunks of
+    one article while others can fill the places, and no more than k - 1 places for the named
+    outlets together when the overall ranking has a best chunk of its own."""
+    chosen: list[str] = []
+    count: dict[str, int] = {}
+
+    def take(cid: str, cap: int) -> None:
+        art = article_of(cid)
+        if cid not in chosen and count.get(art, 0) < cap and len(chosen) < k:
+            chosen.append(cid)
+            count[art] = count.get(art, 0) + 1
+
+    if per_outlet:
+        budget = max(1, k - 1)
+        for turn in range(2):
+            for ranking in per_outlet:
+                fresh = [c for c in ranking if c not in chosen
+                         and count.get(article_of(c), 0) < (1 if turn == 0 else per_article)]
+                if fresh and len(chosen) < budget:
+                    take(fresh[0], per_article)
+    for cid in ranked:
+        take(cid, per_article)
+    for cid in ranked:  # too few articles to keep the cap: fill with what there is
+        take(cid, k)
+    return chosen
 
 
 @dataclass(frozen=True)
@@ -187,3 +283,4 @@ class Retrieval:
     query: str
     passages: list[Passage]
     idf: Callable[[str], float] | None = None
+    asked: Analysis | None = None  # the question's form, outlets named, publishers unknown

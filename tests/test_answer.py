@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer import build_messages, focus, is_refusal, parse_claims, source_budgets, verify
+from qa.answer import (
+    build_messages,
+    build_prompt,
+    focus,
+    is_refusal,
+    parse_claims,
+    source_budgets,
+    verify,
+)
 from qa.records import Passage
 
 ARTICLE = (
@@ -56,9 +64,11 @@ def test_passages_that_cannot_carry_an_answer_get_a_shorter_excerpt() -> None:
     # The top passage keeps its budget whatever it covers; below it, only a passage that covers
     # at least min_coverage of the question does.
     assert source_budgets(question, passages, 500, 150, 0.15) == [500, 500, 150]
-    user = build_messages(question, passages, [500, 500, 150])[1]["content"]
-    third = user.split("Source [3]: ")[1].split("\n\n")[0]
+    prompt = build_prompt(question, passages, [500, 500, 150])
+    user = prompt.messages[1]["content"]
+    third = prompt.sources[2]
     assert third.startswith("Oil output rose") and len(third) <= 150
+    assert f"Source [3]: (\"T\") {third}" in user
     assert "invite opposition representatives" in user
     with pytest.raises(ValueError):  # one budget per passage
         build_messages(question, passages, [500])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +14,7 @@ NO_PASSAGES = "no passage matched the question"
 DECLINED = "the model declined"
 UNSUPPORTED = "no source states it"
 OFF_TOPIC = "the cited passages are not about the question"
+UNKNOWN_OUTLET = "the named outlet is not in the archive"
 
 
 @dataclass(frozen=True)
@@ -40,14 +41,19 @@ class Judgement:
 
 
 def judge(question: str, reply: str, passages: list[Passage], thresholds: Thresholds,
-          idf: Callable[[str], float] | None = None) -> Judgement:
-    """Verify the reply, then decide: refuse when nothing was retrieved, the model declined,
-    no sentence is supported, or the cited passages only share the answer's words.
+          idf: Callable[[str], float] | None = None, yes_no: bool = False,
+          unknown_outlets: Sequence[str] = ()) -> Judgement:
+    """Verify the reply, then decide: refuse when the question asks what an outlet the archive
+    does not have reported, nothing was retrieved, the model declined, no sentence is
+    supported, or the cited passages only share the answer's words.
 
     Passages about the question cover >= strong_evidence of its words (idf-weighted), or
     >= min_evidence while one of them is semantically close (cosine >= min_similarity).
     """
-    v = verify(question, reply, passages, idf=idf)
+    if unknown_outlets:
+        return Judgement(Verified(REFUSAL_TEXT, [], [], refused=True),
+                         f"{UNKNOWN_OUTLET} ({', '.join(unknown_outlets)})")
+    v = verify(question, reply, passages, idf=idf, yes_no=yes_no)
     if not passages:
         return Judgement(v, NO_PASSAGES)
     if v.declined:

@@ -20,6 +20,15 @@ SYSTEM_PROMPT = (
 )
 
 
+TITLE_CHARS = 90  # of a source's title in its header
+OPEN_TASK = ("Answer this question in one sentence using the sources above, and cite the source "
+             "number like [1]")
+# A verdict alone proves nothing: the sentences after it are what verification checks.
+YES_NO_TASK = ("Answer this yes/no question using the sources above. Start with Yes or No, then "
+               "give the facts from the sources that decide it, citing each source number like "
+               "[1]")
+
+
 def focus(text: str, question: str, budget: int = FOCUS_CHARS) -> str:
     """The sentences of a passage that share the most words with the question, in order,
     within `budget` characters (the whole passage when it fits)."""
@@ -64,17 +73,32 @@ class Prompt:
     sources: list[str]  # sources[n - 1] is the text of "Source [n]"
 
 
+def source_header(p: Passage) -> str:
+    """What the model is told of a source besides its text: outlet, date and title."""
+    title = " ".join(p.title.split())
+    if len(title) > TITLE_CHARS:
+        title = title[:TITLE_CHARS].rsplit(" ", 1)[0] + "…"
+    facts = [x for x in (p.source.strip(), p.date) if x]
+    if title:
+        facts.append(f'"{defang(title)}"')
+    return ", ".join(facts)
+
+
 def build_prompt(question: str, passages: list[Passage],
-                 source_chars: int | list[int] = FOCUS_CHARS) -> Prompt:
-    """The one prompt of an answer: numbered sources, then the question. `source_chars` is one
-    budget for every passage or one per passage (`source_budgets`)."""
+                 source_chars: int | list[int] = FOCUS_CHARS, yes_no: bool = False) -> Prompt:
+    """The one prompt of an answer: numbered sources (outlet, date, title, text), then the
+    question and the form of answer it needs. `source_chars` is one budget for every passage or
+    one per passage (`source_budgets`)."""
     budgets = (source_chars if isinstance(source_chars, list)
                else [source_chars] * len(passages))
     sources = [defang(focus(p.text, question, budget))
                for p, budget in zip(passages, budgets, strict=True)]
-    blocks = [f"Source [{i}]: {text}" for i, text in enumerate(sources, start=1)]
-    user = ("\n\n".join(blocks) + "\n\nAnswer this question in one sentence using the sources "
-            f"above, and cite the source number like [1]: {question}")
+    blocks = []
+    for i, (p, text) in enumerate(zip(passages, sources, strict=True), start=1):
+        header = source_header(p)
+        blocks.append(f"Source [{i}]: ({header}) {text}" if header else f"Source [{i}]: {text}")
+    task = YES_NO_TASK if yes_no else OPEN_TASK
+    user = "\n\n".join(blocks) + f"\n\n{task}: {question}"
     messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
     return Prompt(messages=messages, sources=sources)
 

@@ -118,19 +118,54 @@ def coverage(question_tokens: set[str], passage_tokens: set[str],
     return sum(w(t) for t in question_tokens & passage_tokens) / total if total else 0.0
 
 
+_VERDICT = re.compile(r"^\W*(yes|no)\b[\s,.!:;\u2014-]*", re.IGNORECASE)
+
+
+def split_verdict(reply: str) -> tuple[str, str]:
+    """("Yes" or "No" or "", the rest) of a reply to a yes/no question."""
+    m = _VERDICT.match(reply)
+    if not m:
+        return "", reply
+    return m.group(1).capitalize(), reply[m.end():]
+
+
+def _supporters(toks: set[str], basis: set[str], p_tokens: list[set[str]], cited: list[int],
+                threshold: float) -> list[int]:
+    """The passages that support a sentence: its cited ones that each do; else its cited ones
+    that do together, each adding some of its words (a sentence comparing two reports cites
+    both); else the one passage that supports it best, if it does."""
+    scores = [support(toks, basis, pt) for pt in p_tokens]
+    good = [i for i in cited if scores[i] >= threshold]
+    if not good and len(cited) > 1:
+        union = set().union(*(p_tokens[i] for i in cited))
+        if support(toks, basis, union) >= threshold:
+            good = [i for i in cited if scores[i] > 0]
+    if not good:
+        best = max(range(len(p_tokens)), key=lambda i: scores[i])
+        if scores[best] >= threshold:
+            good = [best]
+    return good
+
+
 def verify(
     question: str, reply: str, passages: list[Passage], threshold: float = 0.5,
-    idf: Callable[[str], float] | None = None,
+    idf: Callable[[str], float] | None = None, yes_no: bool = False,
 ) -> Verified:
     """Check every sentence of the reply against the passages.
 
     Out-of-range markers are dropped. A sentence whose cited passage does not support it is
     re-attached to the passage that does, or reported as unsupported and left out of the answer.
     Citations are renumbered in order of first use, each with the quote that supports it.
+
+    For a yes/no question the reply's leading verdict is kept only when a sentence after it is
+    supported, and those sentences may use the question's own words (they restate what it asks
+    about): the words the passages must hold are all of the sentence's.
     """
+    verdict, reply = split_verdict(reply) if yes_no else ("", reply)
     if is_refusal(reply) or not passages:
         return Verified(REFUSAL_TEXT, [], [], refused=True, declined=bool(passages))
     q_tokens = set(content_tokens(question))
+    basis = set() if verdict else q_tokens
     p_tokens = [set(content_tokens(p.text)) for p in passages]
     kept: list[tuple[str, list[int]]] = []
     unsupported: list[str] = []
@@ -139,24 +174,21 @@ def verify(
         toks = set(content_tokens(claim.sentence))
         if not toks:
             continue
-        scores = [support(toks, q_tokens, pt) for pt in p_tokens]
         cited = [n - 1 for n in dict.fromkeys(claim.cited) if 1 <= n <= len(passages)]
-        good = [i for i in cited if scores[i] >= threshold]
-        if not good:
-            best = max(range(len(passages)), key=lambda i: scores[i])
-            if scores[best] >= threshold:
-                good = [best]
+        good = _supporters(toks, basis, p_tokens, cited, threshold)
         if not good:
             unsupported.append(claim.sentence)
             continue
         for i in good:
             if i not in quotes:
-                s, e, _ = best_quote(toks, q_tokens, passages[i])
+                s, e, _ = best_quote(toks, basis, passages[i])
                 quotes[i] = (s, e)
         kept.append((claim.sentence, good))
     if not kept:
         return Verified(REFUSAL_TEXT, [], unsupported, refused=True)
-    evidence = max(coverage(q_tokens, p_tokens[i], idf) for _, idxs in kept for i in idxs)
+    # Together the cited passages must be about the question: a comparison needs two reports.
+    cited_tokens = set().union(*(p_tokens[i] for _, idxs in kept for i in idxs))
+    evidence = coverage(q_tokens, cited_tokens, idf)
 
     numbering: dict[int, int] = {}
     parts = []
@@ -176,4 +208,7 @@ def verify(
                 quote=p.text[s - p.start : e - p.start], start=s, end=e, score=p.score,
             )
         )
-    return Verified(" ".join(parts), citations, unsupported, refused=False, evidence=evidence)
+    text = " ".join(parts)
+    if verdict:
+        text = f"{verdict}. {text[:1].upper()}{text[1:]}"
+    return Verified(text, citations, unsupported, refused=False, evidence=evidence)

@@ -21,6 +21,11 @@ def chunk_record_id(article_id: str, gen: int, number: int) -> str:
     return f"{article_id}@{gen}#{number}"
 
 
+def chunk_article(chunk_id: str) -> str:
+    """The article id of a chunk record id (ids of articles may hold "@" and "#" too)."""
+    return chunk_id.rsplit("@", 1)[0]
+
+
 def _common_meta(a: Article, generation: int) -> dict[str, Any]:
     """Metadata of an article's record and of each of its chunks (filters need it on both)."""
     return {

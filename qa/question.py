@@ -1,0 +1,204 @@
+"""What a question asks for: a yes/no verdict or an open answer, and the outlets it names."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from qa.corpus.dates import normalize_date
+
+# A question opening with an auxiliary verb asks for a verdict ("Did X report ...?"), unless it
+# offers alternatives ("Is it X or Y?"), which asks to choose one of them.
+_AUXILIARY = re.compile(
+    r"^\W*(is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|shall|"
+    r"may|might|must)\b", re.IGNORECASE)
+_CHOICE = re.compile(r"\bor\b(?![^?]*\b(?:not|no)\b)[^,;?]{0,60}\?\s*$", re.IGNORECASE)
+
+# Short outlet names are common words ("Age", "Time"): they count only as "The Age".
+_MIN_BARE = 5
+
+
+@dataclass(frozen=True)
+class Outlet:
+    """An outlet the question names, as written, and the archive's sources it stands for."""
+
+    mention: str
+    start: int
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NamedDate:
+    """A calendar date the question names, as written, and its ISO form."""
+
+    mention: str
+    start: int
+    iso: str
+
+
+@dataclass(frozen=True)
+class Analysis:
+    question: str
+    yes_no: bool
+    outlets: tuple[Outlet, ...] = ()
+    unknown: tuple[str, ...] = ()  # publishers it names that the archive does not have
+    dates: tuple[NamedDate, ...] = ()
+
+
+def is_yes_no(question: str) -> bool:
+    """True for a question answered by Yes or No ("Does ...?", "Was there ...?")."""
+    return bool(_AUXILIARY.match(question)) and not _CHOICE.search(question)
+
+
+def outlet_aliases(sources: Iterable[str]) -> dict[str, set[str]]:
+    """Each way a question may name a source, lower-cased, mapped to the sources it means.
+
+    A source's name, its part before " - ", " | " or ": " ("The Independent - Sports" is
+    also "The Independent"), with and without a leading "The", and a leading acronym ("BBC").
+    """
+    aliases: dict[str, set[str]] = {}
+    for source in sources:
+        if not source or not source.strip():
+            continue
+        forms = {source}
+        for sep in (" - ", " | ", ": "):
+            forms.add(source.split(sep, 1)[0])
+        first = source.split()[0]
+        if len(first) >= 3 and first.isupper() and first.isalpha():
+            forms.add(first)  # "BBC" of "BBC News - Technology"
+        for form in list(forms):
+            form = " ".join(form.split())
+            forms.add(form)
+            bare = re.sub(r"^the\s+", "", form, flags=re.IGNORECASE)
+            if len(bare) >= _MIN_BARE:
+                forms.add(bare)
+        for form in forms:
+            key = " ".join(form.lower().split())
+            if len(key) >= 3:
+                aliases.setdefault(key, set()).add(source)
+    return aliases
+
+
+def named_outlets(question: str, aliases: dict[str, set[str]]) -> tuple[Outlet, ...]:
+    """The archive's outlets the question names, in the order it names them.
+
+    A mention must start with a capital letter (outlets are proper names: "Wired" the outlet,
+    not "wired" the adjective) and stand as whole words; the longest alias wins where two
+    overlap ("The Independent - Sports" over "The Independent").
+    """
+    taken: list[tuple[int, int]] = []
+    found: list[Outlet] = []
+    for alias in sorted(aliases, key=len, reverse=True):
+        pattern = re.compile(rf"(?<![\w-]){re.escape(alias)}(?![\w-])", re.IGNORECASE)
+        for m in pattern.finditer(question):
+            s, e = m.span()
+            if not question[s].isupper() or any(s < b and a < e for a, b in taken):
+                continue
+            taken.append((s, e))
+            found.append(Outlet(question[s:e], s, tuple(sorted(aliases[alias]))))
+    found.sort(key=lambda o: o.start)
+    unique: dict[tuple[str, ...], Outlet] = {}
+    for o in found:
+        unique.setdefault(o.sources, o)
+    return tuple(unique.values())
+
+
+# Where a question names where something was published: "an article from X", "a report by X",
+# "reported by X", "published in X", "X's article", "the X report". The name is one to four
+# capitalized words, optionally quoted.
+_NAME = r"['\u2018\u201c]?(?P<name>(?:[Tt]he\s+)?[A-Z][\w&.]*(?:\s+(?:of\s+)?[A-Z][\w&.]*){0,3})"
+_WORK = r"(?:article|report|piece|story|coverage|op-ed|column|editorial|feature)s?"
+_CUES = [
+    re.compile(rf"\b{_WORK}\s+(?:from|by|in|published\s+(?:by|in|on))\s+{_NAME}"),
+    re.compile(rf"\b(?:reported|published)\s+(?:by|in)\s+{_NAME}"),
+    re.compile(rf"(?<!\bof\s)\b(?:an?|the|one)\s+{_NAME}['\u2019\u201d]?(?:'s|\u2019s)?"
+               rf"\s+{_WORK}\b"),
+]
+
+
+_CALENDAR = frozenset(
+    "January February March April May June July August September October November December "
+    "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split())
+
+
+# A second publisher joined to the first: "reported by X and by Y", "an article from X or Y".
+_MORE = re.compile(rf"['\u2019\u201d]?\s*(?:,\s*|\s+)(?:and|or)\s+(?:by\s+|in\s+|from\s+)?{_NAME}")
+
+
+def cited_publishers(question: str) -> list[str]:
+    """Names the question gives as the publisher of a report ("a Bloomberg article", "reported
+    by The Verge and by The Guardian"), as written."""
+    names = []
+    for cue in _CUES[:2]:
+        for m in cue.finditer(question):
+            found = [m.group("name")]
+            more = _MORE.match(question, m.end())
+            if more:
+                found.append(more.group("name"))
+            names.extend(found)
+    for m in _CUES[2].finditer(question):
+        names.append(m.group("name"))
+    out = []
+    for name in names:
+        name = name.strip(" .'\u2019").removeprefix("the ")
+        if name and name not in out and name.split()[-1] not in _CALENDAR:
+            out.append(name)
+    return out
+
+
+def unknown_publishers(question: str, aliases: dict[str, set[str]]) -> list[str]:
+    """Publishers the question names that are none of the archive's sources: what it asks of
+    them cannot be found here."""
+    out = []
+    for name in cited_publishers(question):
+        key = " ".join(name.lower().split())
+        bare = re.sub(r"^the\s+", "", key)
+        if key in aliases or bare in aliases or f"the {bare}" in aliases:
+            continue
+        if named_outlets(name, aliases):  # "The Verge's" or a longer name holding an outlet
+            continue
+        out.append(name)
+    return out
+
+
+_MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
+          r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?")
+_DATE = re.compile(
+    rf"\b(?:{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}"
+    rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH},?\s+\d{{4}}"
+    r"|\d{4}-\d{2}-\d{2})\b")
+
+
+def named_dates(question: str) -> tuple[NamedDate, ...]:
+    """The full calendar dates the question names ("October 7, 2023", "7 Oct 2023",
+    "2023-10-07"), in order."""
+    out = []
+    for m in _DATE.finditer(question):
+        text = re.sub(r"(\d)(?:st|nd|rd|th)\b", r"\1", m.group())
+        text = re.sub(r"\bof\s+|\.", " ", text).replace(",", " ")
+        text = " ".join(re.sub(r"\bSept\b", "Sep", text).split())
+        iso = normalize_date(text) or _month_day_year(text)
+        if iso:
+            out.append(NamedDate(m.group(), m.start(), iso))
+    return tuple(out)
+
+
+def _month_day_year(text: str) -> str:
+    from datetime import datetime
+
+    words = text.split()
+    for fmt in ("%B %d %Y", "%b %d %Y", "%d %B %Y", "%d %b %Y"):
+        try:
+            return datetime.strptime(" ".join(words), fmt).date().isoformat()
+        except ValueError:
+            continue
+    return ""
+
+
+def analyze(question: str, sources: Iterable[str] = ()) -> Analysis:
+    """The form of answer the question needs, the outlets (of `sources`) it names, the
+    publishers it names that are none of them, and the dates it names."""
+    aliases = outlet_aliases(sources)
+    return Analysis(question, is_yes_no(question), named_outlets(question, aliases),
+                    tuple(unknown_publishers(question, aliases)), named_dates(question))

@@ -1,0 +1,158 @@
+"""Question analysis, evidence diversity and the verdict form of answers — fast, no model."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.answer import build_prompt, judge, verify
+from qa.answer.judge import Thresholds
+from qa.question import analyze, is_yes_no, named_outlets, outlet_aliases
+from qa.records import Passage
+from qa.retrieve import diversify
+
+SOURCES = ["The Harbour Ledger", "Valley Wire", "The Independent - Sports",
+           "The Independent - Travel", "The Age", "Wired", "Orbit News | Space Desk"]
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("Did the Harbour Ledger report the ferry strike before Valley Wire did?", True),
+    ("Was there a change in how Valley Wire described the dam project?", True),
+    ("Has the council's position stayed the same between the two reports?", True),
+    ("Who opened the new bridge?", False),
+    ("Which outlet reported the strike first, the Harbour Ledger or Valley Wire?", False),
+    ("Is the new terminal in the north or the south of the port?", False),
+    ("Is it true or not that the ferry strike ended?", True),
+])
+def test_yes_no_questions_are_told_apart(question: str, expected: bool) -> None:
+    assert is_yes_no(question) is expected
+
+
+def test_outlets_named_in_a_question_map_to_the_archive_sources() -> None:
+    aliases = outlet_aliases(SOURCES)
+    q = ("Did The Harbour Ledger and 'Valley Wire' agree, and what did The Independent and "
+         "Orbit News say, according to The Age?")
+    found = named_outlets(q, aliases)
+    assert [o.sources for o in found] == [
+        ("The Harbour Ledger",), ("Valley Wire",),
+        ("The Independent - Sports", "The Independent - Travel"), ("Orbit News | Space Desk",),
+        ("The Age",)]
+    assert found[0].mention == "The Harbour Ledger"
+
+
+def test_outlet_names_must_be_proper_names_and_whole_words() -> None:
+    aliases = outlet_aliases(SOURCES)
+    assert named_outlets("How is the hard-wired network of the city built?", aliases) == ()
+    assert named_outlets("How old is the wired network?", aliases) == ()
+    assert named_outlets("At what Age do the players retire?", aliases) == ()  # not "The Age"
+    assert [o.sources for o in named_outlets("What did Wired say?", aliases)] == [("Wired",)]
+    assert named_outlets("What did the Ledger Times say?", aliases) == ()
+
+
+def test_analysis_combines_form_and_outlets() -> None:
+    a = analyze("Does Valley Wire report a strike?", SOURCES)
+    assert a.yes_no and [o.mention for o in a.outlets] == ["Valley Wire"]
+
+
+def _art(cid: str) -> str:
+    return cid.split("#")[0]
+
+
+def test_diversify_gives_each_named_outlet_a_place_and_caps_articles() -> None:
+    ranked = ["a#1", "a#2", "a#3", "b#1", "c#1", "a#4", "d#1"]
+    got = diversify(ranked, [], 5, _art, per_article=2)
+    assert got == ["a#1", "a#2", "b#1", "c#1", "d#1"]
+    # Two named outlets, each with its own best article: both come first.
+    got = diversify(ranked, [["x#1", "x#2"], ["y#1"]], 5, _art, per_article=2)
+    assert got[:3] == ["x#1", "y#1", "x#2"] and len(got) == 5 and len(set(got)) == 5
+    assert got[3:] == ["a#1", "a#2"]
+    # Too few articles for the cap: the places are filled anyway.
+    assert diversify(["a#1", "a#2", "a#3"], [], 3, _art, per_article=1) == ["a#1", "a#2", "a#3"]
+
+
+LEDGER = ("The Harbour Ledger reported on Monday that the ferry crews ended their strike after "
+          "the port authority agreed to a 6 percent raise.")
+WIRE = ("Valley Wire wrote that the ferry crews returned to work on Tuesday once the raise of "
+        "6 percent was signed.")
+
+
+def _p(text: str, n: int, source: str, date: str = "2024-03-04") -> Passage:
+    return Passage(chunk_id=f"a{n}@1#0", article_id=f"a{n}", title=f"Strike story {n}",
+                   text=text, start=0, end=len(text), source=source, date=date, score=0.6)
+
+
+PASSAGES = [_p(LEDGER, 1, "The Harbour Ledger"), _p(WIRE, 2, "Valley Wire", "2024-03-05")]
+QUESTION = ("Do The Harbour Ledger and Valley Wire both report that the ferry crews got a raise "
+            "of 6 percent?")
+
+
+def test_sources_reach_the_model_with_outlet_date_and_title() -> None:
+    prompt = build_prompt(QUESTION, PASSAGES, yes_no=True)
+    user = prompt.messages[-1]["content"]
+    assert 'Source [1]: (The Harbour Ledger, 2024-03-04, "Strike story 1") ' in user
+    assert 'Source [2]: (Valley Wire, 2024-03-05, "Strike story 2") ' in user
+    assert "Start with Yes or No" in user and user.endswith(QUESTION)
+    assert prompt.sources == [LEDGER, WIRE]
+    assert "Start with Yes or No" not in build_prompt("Who struck?", PASSAGES).messages[-1][
+        "content"]
+
+
+def test_a_verdict_stands_on_its_verified_sentences() -> None:
+    reply = ("Yes, the Harbour Ledger says the strike ended with a 6 percent raise [1] and "
+             "Valley Wire says the crews returned once the raise was signed [2].")
+    v = verify(QUESTION, reply, PASSAGES, yes_no=True)
+    assert not v.refused and v.text.startswith("Yes. The Harbour Ledger says")
+    assert [c.article_id for c in v.citations] == ["a1", "a2"]
+    for c in v.citations:
+        assert c.passage[c.start:c.end] == c.quote
+    # The same verdict over a sentence no source states: no verdict survives.
+    bad = verify(QUESTION, "Yes. Both papers say the crews won a 9 percent raise in June [1].",
+                 PASSAGES, yes_no=True)
+    assert bad.refused and "9 percent" in bad.unsupported[0]
+    # A bare verdict proves nothing.
+    assert verify(QUESTION, "No.", PASSAGES, yes_no=True).refused
+
+
+def test_a_yes_no_answer_is_judged_on_both_reports() -> None:
+    reply = "No. The Harbour Ledger reports a 6 percent raise [1]; Valley Wire reports it too [2]."
+    j = judge(QUESTION, reply, PASSAGES, Thresholds(), yes_no=True)
+    assert not j.refused and j.verified.text.startswith("No. ")
+    # Evidence is what the cited passages cover together.
+    alone = judge(QUESTION, "Yes. The Harbour Ledger reports a 6 percent raise [1].",
+                  PASSAGES[:1], Thresholds(), yes_no=True)
+    assert j.verified.evidence > alone.verified.evidence
+
+
+@pytest.mark.parametrize(("question", "unknown"), [
+    ("What did a Morning Courier article say about the ferry strike?", ["Morning Courier"]),
+    ("According to an article from The Coast Gazette, who ended the strike?",
+     ["The Coast Gazette"]),
+    ("Was the raise reported by Valley Wire and by the Daily Beacon?", ["Daily Beacon"]),
+    ("Did The Harbour Ledger's report and the Valley Wire article agree on the raise?", []),
+    ("What did the Orbit News piece published on October 3 say?", []),
+    ("Who was named in the 'Rookie of the Year Odds' article from Valley Wire?", []),
+    ("What did the report on the Harbour Authority say about the raise?", []),
+    ("Who ended the strike?", []),
+])
+def test_publishers_the_archive_lacks_are_found(question: str, unknown: list[str]) -> None:
+    assert list(analyze(question, SOURCES).unknown) == unknown
+
+
+def test_a_question_about_an_outlet_the_archive_lacks_is_refused_with_the_reason() -> None:
+    j = judge("What did the Morning Courier report say?", "", PASSAGES, Thresholds(),
+              unknown_outlets=["Morning Courier"])
+    assert j.refused and j.reason == "the named outlet is not in the archive (Morning Courier)"
+
+
+def test_each_report_the_question_names_gets_its_own_search() -> None:
+    from qa.retrieve import Filters, _parts
+
+    q = ("Did the Harbour Ledger report on the strike published on March 4, 2024 and the Valley "
+         "Wire report agree, and what did Orbit News say on 2024-03-09?")
+    asked = analyze(q, SOURCES)
+    got = [(f.sources, f.since, f.until) for _, f in _parts(asked, None)]
+    assert got == [(("The Harbour Ledger",), "2024-03-04", "2024-03-04"),
+                   (("Valley Wire",), "", ""),
+                   (("Orbit News | Space Desk",), "2024-03-09", "2024-03-09")]
+    # A user's filter still holds: an outlet it excludes is not searched, dates stay inside it.
+    narrowed = _parts(asked, Filters(sources=("Valley Wire",), since="2024-03-05"))
+    assert [(f.sources, f.since) for _, f in narrowed] == [(("Valley Wire",), "2024-03-05")]
