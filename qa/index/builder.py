@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.config import Settings
-from qa.corpus import Warned, count_files, file_of
+from qa.corpus import count_files, file_of
 from qa.errors import ConfigError, CorpusError, IndexError_
 from qa.index import pipeline
 from qa.index.filestats import FileStats, UnchangedFile
@@ -20,7 +20,7 @@ from qa.index.pipeline import Progress, Writer
 from qa.index.schema import article_hash, live
 from qa.index.store import State, Store
 from qa.models import Embedder, backend_hint
-from qa.records import Article, Chunk, RebuildSummary, Skipped
+from qa.records import Article, Chunk, RebuildSummary, Skipped, Warned
 
 log = logging.getLogger(__name__)
 
@@ -175,12 +175,15 @@ class _Rebuild:
                 self.emit("article", {"status": "unchanged"})
             files.keep(item.path)
             return
-        if isinstance(item, Skipped):
+        if isinstance(item, (Skipped, Warned)):
             self.take_note(item)
             return
         article = item
         if article.id in self.seen:
-            summary.skipped.append(Skipped(article.id, "duplicate article id in the corpus"))
+            # An article's id is its file's path, then "#id" for a record of a JSON file.
+            where = article.id.removeprefix(article.source_path)
+            summary.skipped.append(Skipped(article.source_path, where,
+                                           "duplicate article id in the corpus"))
             files.taint(article.source_path)
             return
         self.seen.add(article.id)
@@ -202,11 +205,11 @@ class _Rebuild:
         if self.batch.n_chunks >= limit:
             self.flush()
 
-    def take_note(self, item: Skipped) -> None:
+    def take_note(self, item: Skipped | Warned) -> None:
         """A file skipped, or read with a warning: its stat is not trusted next time."""
-        self.files.taint(file_of(item))
+        self.files.taint(item.file)
         if isinstance(item, Warned):
-            self.summary.warnings.append(Skipped(item.path, item.reason))
+            self.summary.warnings.append(item)
             log.warning("%s: %s", item.path, item.reason)
             return
         self.summary.skipped.append(item)
