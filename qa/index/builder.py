@@ -12,11 +12,12 @@ from typing import Any
 from qa.config import Settings
 from qa.corpus import count_files, file_of
 from qa.errors import ConfigError, CorpusError, IndexError_
-from qa.index import pipeline
+from qa.index import events, pipeline
+from qa.index.events import Progress, RebuildEvent
 from qa.index.filestats import FileStats, UnchangedFile
 from qa.index.generations import collect_garbage, retire, roll_back
 from qa.index.locks import writer_lock
-from qa.index.pipeline import Progress, Writer
+from qa.index.pipeline import Writer
 from qa.index.schema import article_hash, live
 from qa.index.store import State, Store
 from qa.models import Embedder, backend_hint
@@ -74,7 +75,7 @@ class _Rebuild:
                  embedder: Embedder | None, t0: float) -> None:
         self.settings, self.corpus, self.full, self.t0 = settings, corpus, full, t0
         self.progress = progress
-        self.emit: Progress = progress or (lambda event, data: None)
+        self.emit: Progress = progress or _ignore
         self.started_ns = time.time_ns()  # wall clock, like the files' ctimes (filestats)
         self.embedder = embedder or Embedder.from_settings(settings)
         self.store = Store(settings)
@@ -142,7 +143,7 @@ class _Rebuild:
         self.files = FileStats.load(self.settings, self.gen, self.existing, use=not self.full)
         # Counting files is a second walk of the corpus: only worth it when progress is shown.
         files = count_files(self.corpus) if self.progress else 0
-        self.emit("start", {"existing": len(self.existing), "files": files})
+        self.emit(events.Started(existing=len(self.existing), files=files))
         log.info("stage=read generation=%d existing=%d", self.gen, len(self.existing))
 
     def read_and_embed(self) -> None:
@@ -154,7 +155,7 @@ class _Rebuild:
                                                   self.needs_chunks, self.files.probe):
                 if file_of(item) != current_file:
                     current_file = file_of(item)
-                    self.emit("file", {"path": current_file})
+                    self.emit(events.FileRead(current_file))
                 self.take(item, chunks)
             self.flush()
             self.writer.drain()
@@ -172,7 +173,7 @@ class _Rebuild:
             self.seen.update(fresh)
             summary.unchanged += len(fresh)
             for _ in fresh:
-                self.emit("article", {"status": "unchanged"})
+                self.emit(events.ArticleRead(changed=False))
             files.keep(item.path)
             return
         if isinstance(item, (Skipped, Warned)):
@@ -190,7 +191,7 @@ class _Rebuild:
         files.article(article.source_path, article.id)
         if chunks is None:
             summary.unchanged += 1
-            self.emit("article", {"status": "unchanged"})
+            self.emit(events.ArticleRead(changed=False))
             return
         if self.existing.get(article.id) is None:
             summary.added += 1
@@ -199,7 +200,7 @@ class _Rebuild:
             self.replaced.append(article.id)
         self.batch.articles.append((article, chunks))
         self.batch.n_chunks += len(chunks)
-        self.emit("article", {"status": "changed", "chunks": len(chunks)})
+        self.emit(events.ArticleRead(changed=True, chunks=len(chunks)))
         # The first batch is small so that embedding starts while the reader goes on.
         limit = self.settings.flush_chunks if summary.embedded else FIRST_FLUSH
         if self.batch.n_chunks >= limit:
@@ -214,7 +215,7 @@ class _Rebuild:
             return
         self.summary.skipped.append(item)
         log.warning("skipped %s: %s", item.path, item.reason)
-        self.emit("skipped", {"path": item.path, "reason": item.reason})
+        self.emit(events.InputSkipped(item))
 
     def flush(self) -> None:
         """Embed the queued articles' chunks and hand them to the writer."""
@@ -255,7 +256,7 @@ class _Rebuild:
 
     def commit(self) -> int:
         """The commit point: one upsert of the state record. Returns the new chunk count."""
-        self.emit("commit", {"generation": self.new_gen})
+        self.emit(events.Committing(self.new_gen))
         log.info("stage=commit generation=%d", self.new_gen)
         n_chunks = self.count_chunks()
         self.store.write_state(
@@ -268,7 +269,7 @@ class _Rebuild:
             chunks=n_chunks,
             seconds=round(time.perf_counter() - self.t0, 3),
         )
-        self.emit("committed", {"generation": self.new_gen})
+        self.emit(events.Committed(self.new_gen))
         log.info("stage=committed generation=%d", self.new_gen)
         return n_chunks
 
@@ -287,7 +288,7 @@ class _Rebuild:
         """After the commit: file stats, BM25, garbage collection, the clean mark."""
         self.files.save(self.settings, self.new_gen, self.started_ns)
         _build_sparse(self.settings, self.store, self.new_gen)
-        self.emit("gc", {"generation": self.new_gen})
+        self.emit(events.CollectingGarbage(self.new_gen))
         log.info("stage=gc generation=%d", self.new_gen)
         collect_garbage(self.store, self.new_gen)
         self.store.write_state(clean=True)
@@ -295,7 +296,11 @@ class _Rebuild:
         self.summary.chunks = n_chunks
         self.summary.seconds = time.perf_counter() - self.t0
         log.info("stage=done generation=%d", self.new_gen)
-        self.emit("done", self.summary.to_dict())
+        self.emit(events.Done(self.summary))
+
+
+def _ignore(event: RebuildEvent) -> None:
+    pass
 
 
 def _build_sparse(settings: Settings, store: Store, gen: int) -> None:
