@@ -19,6 +19,7 @@ import pytest
 from qa import Settings, rebuild
 from qa.engine import Engine
 from qa.errors import IndexBusyError, IndexError_
+from qa.index.locks import acquire_lease, release_lease
 from qa.index.store import Store
 from qa.models import ScriptedLLM
 
@@ -108,13 +109,13 @@ def test_the_writer_lease_keeps_a_second_writer_out(server_settings, embedder) -
     s = server_settings
     rebuild(s, embedder=embedder)
     store = Store(s)
-    store.acquire_lease("otherhost:4242:abcd", ttl=60)
+    acquire_lease(store, "otherhost:4242:abcd", ttl=60)
     with pytest.raises(IndexBusyError, match="otherhost:4242"):
         rebuild(s, embedder=embedder)
-    store.release_lease("otherhost:4242:abcd")
+    release_lease(store, "otherhost:4242:abcd")
     assert rebuild(s, embedder=embedder).unchanged == 1
     # An expired lease (its writer died elsewhere) does not block forever.
-    store.acquire_lease("otherhost:4242:abcd", ttl=-1)
+    acquire_lease(store, "otherhost:4242:abcd", ttl=-1)
     assert rebuild(s, embedder=embedder).unchanged == 1
 
 

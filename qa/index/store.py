@@ -1,4 +1,4 @@
-"""The Chroma side of the index: client, collections, the state record (the commit point), lease.
+"""The Chroma side of the index: client, collections, the state record (the commit point).
 
 Readers never see a half-built index, on disk or on a Chroma server, without renaming folders:
 
@@ -16,17 +16,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from qa.config import Settings
-from qa.errors import IndexBusyError, IndexError_, IndexMissingError
+from qa.errors import IndexError_, IndexMissingError
 from qa.index.schema import GEN_REMOVED, live
 
 STATE_ID = "state"
-LEASE_ID = "writer-lease"
-_DUMMY = [1.0]  # articles and state records need an embedding; they are never searched
+NO_VECTOR = [1.0]  # articles and state records need an embedding; they are never searched
 
 
 @dataclass(frozen=True)
@@ -199,47 +198,7 @@ class Store:
         meta = dict(got["metadatas"][0]) if got["ids"] else {}
         meta.update(fields)
         meta["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        col.upsert(ids=[STATE_ID], embeddings=[_DUMMY], metadatas=[meta], documents=[""])
-
-    # --- the writer lease (one writer per index on a shared Chroma server) -----------------------
-
-    def acquire_lease(self, holder: str, ttl: float,
-                      dead: Callable[[str], bool] = lambda other: False) -> None:
-        """Claim the right to write this index, or raise IndexBusyError naming who holds it.
-
-        Chroma has no compare-and-swap, so the claim is written, then read back after a pause:
-        of two writers racing, the later write wins and the other one backs off. A lease that
-        is not refreshed (its writer was killed) expires after `ttl` seconds.
-        """
-        col = self.collection("state", create=True)
-        for attempt in range(2):
-            got = col.get(ids=[LEASE_ID], include=["metadatas"])
-            if got["ids"]:
-                m = got["metadatas"][0]
-                other = str(m.get("holder", ""))
-                if other != holder and float(m.get("expires", 0)) > time.time() \
-                        and not dead(other):
-                    wait = float(m.get("expires", 0)) - time.time()
-                    raise IndexBusyError(
-                        f"Another rebuild ({m.get('holder')}) is writing the index at "
-                        f"{self.location}; wait for it to finish and try again (its lease "
-                        f"expires in {wait:.0f} s if it died)."
-                    )
-            if attempt == 0:
-                self.refresh_lease(holder, ttl)
-                time.sleep(0.3)
-
-    def refresh_lease(self, holder: str, ttl: float) -> None:
-        self.collection("state", create=True).upsert(
-            ids=[LEASE_ID], embeddings=[_DUMMY], documents=[""],
-            metadatas=[{"holder": holder, "expires": time.time() + ttl}],
-        )
-
-    def release_lease(self, holder: str) -> None:
-        col = self.collection("state", create=True)
-        got = col.get(ids=[LEASE_ID], include=["metadatas"])
-        if got["ids"] and got["metadatas"][0].get("holder") == holder:
-            col.delete(ids=[LEASE_ID])
+        col.upsert(ids=[STATE_ID], embeddings=[NO_VECTOR], metadatas=[meta], documents=[""])
 
     # --- bulk record access --------------------------------------------------------------------
 
@@ -308,7 +267,7 @@ class Store:
         step = self.max_batch()
         for i in range(0, len(ids), step):
             sl = slice(i, i + step)
-            embs = embeddings[sl] if embeddings is not None else [_DUMMY] * len(ids[sl])
+            embs = embeddings[sl] if embeddings is not None else [NO_VECTOR] * len(ids[sl])
             col.upsert(
                 ids=ids[sl], documents=documents[sl], metadatas=metadatas[sl], embeddings=embs
             )
