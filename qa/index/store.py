@@ -69,6 +69,26 @@ def and_where(*clauses: dict[str, Any] | None) -> dict[str, Any] | None:
     return parts[0] if len(parts) == 1 else {"$and": parts}
 
 
+def _refused(exc: Exception, base_url: str, headers: dict[str, str] | None) -> bool:
+    """Whether connecting to the server at `base_url` failed on the credentials.
+
+    Chroma's own auth errors arrive typed. `chroma run` enforces no auth itself, so a server
+    with a token sits behind a proxy, whose 401/403 body chromadb does not know: its client then
+    raises a bare Exception of the body text, without the status. So the status is asked for
+    here, by one request to the same server with the same headers.
+    """
+    import httpx
+    from chromadb.errors import AuthorizationError, ChromaAuthError
+
+    if isinstance(exc, (AuthorizationError, ChromaAuthError)):
+        return True
+    try:
+        got = httpx.get(f"{base_url}/api/v2/auth/identity", headers=headers, timeout=10)
+    except httpx.HTTPError:
+        return False
+    return got.status_code in (401, 403)
+
+
 class Store:
     """Opens the Chroma client (embedded or server) and the three collections of one index."""
 
@@ -98,43 +118,44 @@ class Store:
         from chromadb.config import Settings as ChromaSettings
 
         chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        if self.settings.chroma_url:
+            return self._connect_server(chroma_settings)
         try:
-            if self.settings.chroma_url:
-                from urllib.parse import urlparse
-
-                url = urlparse(self.settings.chroma_url)
-                token = self.settings.chroma_auth_token
-                try:
-                    client = chromadb.HttpClient(
-                        host=url.hostname or "127.0.0.1",
-                        port=url.port or (443 if url.scheme == "https" else 8000),
-                        ssl=url.scheme == "https",
-                        headers={"Authorization": f"Bearer {token}"} if token else None,
-                        settings=chroma_settings,
-                    )
-                    client.heartbeat()
-                except Exception as exc:
-                    if any(w in str(exc) for w in ("401", "403", "Unauthorized", "Forbidden")):
-                        raise IndexError_(
-                            f"The Chroma server at {self.settings.chroma_url} refused the "
-                            "credentials — set or fix QA_CHROMA_AUTH_TOKEN."
-                        ) from exc
-                    raise IndexError_(
-                        f"Cannot reach the Chroma server at {self.settings.chroma_url} ({exc}). "
-                        "Start it (`chroma run --path DIR --host 127.0.0.1 --port PORT`) or fix "
-                        "QA_CHROMA_URL / --chroma-url."
-                    ) from exc
-                return client
             path = self.settings.index_dir / "chroma"
             path.mkdir(parents=True, exist_ok=True)
             return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-        except IndexError_:
-            raise
         except Exception as exc:
             raise IndexError_(
                 f"Cannot open the Chroma index at {self.location}: {exc}. Check that the folder "
                 "is readable and writable."
             ) from exc
+
+    def _connect_server(self, chroma_settings: Any) -> Any:
+        from urllib.parse import urlparse
+
+        import chromadb
+
+        url = self.settings.chroma_url
+        parsed = urlparse(url)
+        host, https = parsed.hostname or "127.0.0.1", parsed.scheme == "https"
+        port = parsed.port or (443 if https else 8000)
+        token = self.settings.chroma_auth_token
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        try:
+            client = chromadb.HttpClient(host=host, port=port, ssl=https, headers=headers,
+                                         settings=chroma_settings)
+            client.heartbeat()
+        except Exception as exc:
+            if _refused(exc, f"{'https' if https else 'http'}://{host}:{port}", headers):
+                raise IndexError_(
+                    f"The Chroma server at {url} refused the credentials — set or fix "
+                    "QA_CHROMA_AUTH_TOKEN."
+                ) from exc
+            raise IndexError_(
+                f"Cannot reach the Chroma server at {url} ({exc}). Start it (`chroma run --path "
+                "DIR --host 127.0.0.1 --port PORT`) or fix QA_CHROMA_URL / --chroma-url."
+            ) from exc
+        return client
 
     def collection(self, kind: str, create: bool = False) -> Any:
         """kind is 'chunks', 'articles' or 'state'."""
