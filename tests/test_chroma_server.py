@@ -19,6 +19,7 @@ import pytest
 from qa import Settings, rebuild
 from qa.engine import Engine
 from qa.errors import IndexBusyError, IndexError_
+from qa.index.events import Committing
 from qa.index.locks import acquire_lease, release_lease
 from qa.index.store import Store
 from qa.models import ScriptedLLM
@@ -103,6 +104,23 @@ def test_a_server_that_is_down_is_named_in_the_error(tmp_path) -> None:
     assert "Traceback" not in r.stderr
     r = qa_cli("rebuild", "--corpus", str(tmp_path), env={"QA_CHROMA_URL": url})
     assert r.returncode == 1 and url in r.stderr and "chroma run" in r.stderr
+
+
+def test_a_server_gone_during_a_rebuild_is_a_clear_error(corpus_dir, tmp_path,
+                                                        embedder) -> None:
+    proc, url = start_chroma(tmp_path / "data")
+    s = Settings(corpus_dir=corpus_dir, index_dir=tmp_path / "local", chroma_url=url)
+
+    def kill_before_commit(event) -> None:
+        if isinstance(event, Committing):
+            stop(proc)
+
+    try:
+        with pytest.raises(IndexError_, match=f"Rebuild failed writing the index at {url}.*"
+                                              "previous index is intact"):
+            rebuild(s, embedder=embedder, progress=kill_before_commit)
+    finally:
+        stop(proc)
 
 
 def test_the_writer_lease_keeps_a_second_writer_out(server_settings, embedder) -> None:

@@ -58,8 +58,13 @@ def rebuild(
 
 
 def _storage_failure(exc: BaseException) -> bool:
-    """Disk full, read-only folder, I/O error, server gone: raised by the OS or by Chroma."""
-    return isinstance(exc, OSError) or type(exc).__module__.startswith("chromadb")
+    """Disk full, read-only folder, I/O error, server gone: raised by the OS, by Chroma (its
+    embedded store raises ChromaError subclasses such as InternalError), or by the HTTP
+    transport to a Chroma server."""
+    import httpx
+    from chromadb.errors import ChromaError
+
+    return isinstance(exc, (OSError, ChromaError, httpx.TransportError))
 
 
 @dataclass
