@@ -65,23 +65,25 @@ class _Bars:
         self.articles: Any = None
         self.chunks: Any = None
 
-    def __call__(self, event: str, data: dict[str, Any]) -> None:
+    def __call__(self, event: Any) -> None:
         if not self.enabled:
             return
         from tqdm import tqdm
 
-        if event == "start":
-            self.files = tqdm(desc="files   ", total=data["files"], unit=" file", position=0,
+        from qa.index import events
+
+        if isinstance(event, events.Started):
+            self.files = tqdm(desc="files   ", total=event.files, unit=" file", position=0,
                               file=sys.stderr)
             self.articles = tqdm(desc="articles", unit=" art", position=1, file=sys.stderr)
             self.chunks = tqdm(desc="embedded", unit=" chunk", position=2, file=sys.stderr)
-        elif event == "file" and self.files is not None:
+        elif isinstance(event, events.FileRead) and self.files is not None:
             self.files.update(1)
-        elif event == "article" and self.articles is not None:
+        elif isinstance(event, events.ArticleRead) and self.articles is not None:
             self.articles.update(1)
-        elif event == "embedded" and self.chunks is not None:
-            self.chunks.update(data["chunks"])
-        elif event in ("commit", "done"):
+        elif isinstance(event, events.ChunksWritten) and self.chunks is not None:
+            self.chunks.update(event.chunks)
+        elif isinstance(event, (events.Committing, events.Done)):
             self.close()
 
     def close(self) -> None:

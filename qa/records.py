@@ -39,9 +39,31 @@ class Chunk(_Record):
 
 
 @dataclass(frozen=True)
-class Skipped(_Record):
-    path: str
+class _Note(_Record):
+    file: str  # the corpus file, relative to the corpus folder
+    # The place in the file, written as it follows the file's name: ":3" (line 3 of a .jsonl
+    # file), " (record 2)" (of a JSON list), "#7" (an article of a JSON file), "" (the file).
+    where: str
     reason: str
+
+    @property
+    def path(self) -> str:
+        """The file and the place in it, as users see it: "a.jsonl:3", "b.json (record 2)"."""
+        return self.file + self.where
+
+    def to_dict(self) -> dict[str, Any]:
+        # The JSON shape of `qa rebuild --json` (README): {"path", "reason"}.
+        return {"path": self.path, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Skipped(_Note):
+    """A corpus input left out of the index, and why."""
+
+
+@dataclass(frozen=True)
+class Warned(_Note):
+    """A corpus file that was indexed, but not cleanly (e.g. invalid UTF-8 replaced)."""
 
 
 @dataclass(frozen=True)
@@ -109,11 +131,17 @@ class RebuildSummary(_Record):
     removed: int = 0
     unchanged: int = 0
     skipped: list[Skipped] = field(default_factory=list)
-    warnings: list[Skipped] = field(default_factory=list)
+    warnings: list[Warned] = field(default_factory=list)
     chunks: int = 0  # chunks in the index after the rebuild
     embedded: int = 0  # chunks embedded by this rebuild
     seconds: float = 0.0
     generation: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["skipped"] = [k.to_dict() for k in self.skipped]
+        d["warnings"] = [w.to_dict() for w in self.warnings]
+        return d
 
     def line(self) -> str:
         return (

@@ -19,6 +19,8 @@ import pytest
 from qa import Settings, rebuild
 from qa.engine import Engine
 from qa.errors import IndexBusyError, IndexError_
+from qa.index.events import Committing
+from qa.index.locks import acquire_lease, release_lease
 from qa.index.store import Store
 from qa.models import ScriptedLLM
 
@@ -104,17 +106,34 @@ def test_a_server_that_is_down_is_named_in_the_error(tmp_path) -> None:
     assert r.returncode == 1 and url in r.stderr and "chroma run" in r.stderr
 
 
+def test_a_server_gone_during_a_rebuild_is_a_clear_error(corpus_dir, tmp_path,
+                                                        embedder) -> None:
+    proc, url = start_chroma(tmp_path / "data")
+    s = Settings(corpus_dir=corpus_dir, index_dir=tmp_path / "local", chroma_url=url)
+
+    def kill_before_commit(event) -> None:
+        if isinstance(event, Committing):
+            stop(proc)
+
+    try:
+        with pytest.raises(IndexError_, match=f"Rebuild failed writing the index at {url}.*"
+                                              "previous index is intact"):
+            rebuild(s, embedder=embedder, progress=kill_before_commit)
+    finally:
+        stop(proc)
+
+
 def test_the_writer_lease_keeps_a_second_writer_out(server_settings, embedder) -> None:
     s = server_settings
     rebuild(s, embedder=embedder)
     store = Store(s)
-    store.acquire_lease("otherhost:4242:abcd", ttl=60)
+    acquire_lease(store, "otherhost:4242:abcd", ttl=60)
     with pytest.raises(IndexBusyError, match="otherhost:4242"):
         rebuild(s, embedder=embedder)
-    store.release_lease("otherhost:4242:abcd")
+    release_lease(store, "otherhost:4242:abcd")
     assert rebuild(s, embedder=embedder).unchanged == 1
     # An expired lease (its writer died elsewhere) does not block forever.
-    store.acquire_lease("otherhost:4242:abcd", ttl=-1)
+    acquire_lease(store, "otherhost:4242:abcd", ttl=-1)
     assert rebuild(s, embedder=embedder).unchanged == 1
 
 
@@ -254,3 +273,65 @@ def test_the_auth_token_is_sent_and_a_refusal_is_explained(tmp_path) -> None:
         assert seen and seen[0] == "Bearer s3cret"
     finally:
         server.shutdown()
+
+
+class _TokenProxy:
+    """An auth proxy in front of the real server on loopback: `chroma run` enforces no token
+    itself (it ignores CHROMA_SERVER_AUTHN_*), so a server with a token sits behind one. Its
+    refusal is a 401 with a body that names no status, as a proxy's may."""
+
+    def __init__(self, upstream: str, token: str) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def forward(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.headers.get("Authorization") != f"Bearer {token}":
+                    self.reply(401, b"token required", {"Content-Type": "text/plain"})
+                    return
+                skip = {"host", "content-length", "authorization", "connection"}
+                r = httpx.request(self.command, upstream + self.path, content=body,
+                                  headers={k: v for k, v in self.headers.items()
+                                           if k.lower() not in skip}, timeout=60)
+                drop = {"content-length", "transfer-encoding", "connection", "content-encoding"}
+                self.reply(r.status_code, r.content,
+                           {k: v for k, v in r.headers.items() if k.lower() not in drop})
+
+            def reply(self, status: int, content: bytes, headers: dict) -> None:
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            do_GET = do_POST = do_PUT = do_DELETE = forward  # noqa: N815 - http.server's naming
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_token_reaches_the_server_and_a_wrong_one_is_named(chroma, server_settings,
+                                                             embedder) -> None:
+    proxy = _TokenProxy(chroma, "s3cret")
+    try:
+        s = server_settings.model_copy(update={"chroma_url": proxy.url,
+                                                "chroma_auth_token": "s3cret"})
+        assert rebuild(s, embedder=embedder).added == 1
+        assert_index_matches_corpus(s, embedder)
+        for token in ("wrong", None):
+            refused = Store(s.model_copy(update={"chroma_auth_token": token}))
+            with pytest.raises(IndexError_, match="refused the credentials.*QA_CHROMA_AUTH_TOKEN"):
+                refused.read_state()
+        assert Store(s).require_state().articles == 1
+    finally:
+        proxy.close()

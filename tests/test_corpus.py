@@ -163,3 +163,21 @@ def test_count_files_and_file_of(tmp_path: Path) -> None:
     assert count_files(tmp_path) == 2
     items = list(read_corpus(tmp_path))
     assert [file_of(i) for i in items] == ["a.jsonl", "a.jsonl", "b.txt"]
+
+
+def test_notes_keep_the_file_and_the_place_in_it_apart(tmp_path: Path) -> None:
+    from qa.records import RebuildSummary
+
+    (tmp_path / "a.jsonl").write_text('{"text": "x"}\n{bad\n[1]\n')
+    (tmp_path / "b.json").write_text('[{"text": "y"}, 5]')
+    (tmp_path / "c.txt").write_bytes("Caf\xe9\n\nbody".encode("latin-1"))
+    notes = [i for i in read_corpus(tmp_path) if not isinstance(i, Article)]
+    assert [(n.file, n.where, n.path) for n in notes] == [
+        ("a.jsonl", ":2", "a.jsonl:2"), ("a.jsonl", " (line 3)", "a.jsonl (line 3)"),
+        ("b.json", " (record 2)", "b.json (record 2)"), ("c.txt", "", "c.txt")]
+    warned = notes[-1]
+    assert isinstance(warned, Warned) and not isinstance(warned, Skipped)
+    # The JSON of `qa rebuild --json` (README): {"path", "reason"} for both kinds of note.
+    d = RebuildSummary(skipped=notes[:1], warnings=[warned]).to_dict()
+    assert d["skipped"] == [{"path": "a.jsonl:2", "reason": notes[0].reason}]
+    assert d["warnings"] == [{"path": "c.txt", "reason": warned.reason}]

@@ -25,6 +25,14 @@ def engine_factory(settings, embedder):
     return make
 
 
+def sent_sources(engine: Engine, question: str) -> list[str]:
+    """Each numbered source as the model saw it in the engine's first call, read from the
+    Prompt that Engine.prompt builds (checked to be the very messages the model was sent)."""
+    prompt = engine.prompt(engine.retriever.search(question))
+    assert prompt.messages == engine.llm.calls[0]
+    return prompt.sources
+
+
 def test_ask_returns_verified_citations(engine_factory) -> None:
     engine = engine_factory(["Russia invited Syrian opposition representatives to Moscow [1]."])
     a = engine.ask(SEED_QUESTION)
@@ -49,9 +57,7 @@ def test_source_chars_bounds_each_passage_in_the_prompt(settings, embedder) -> N
                         embedder=embedder)
         a = engine.ask(SEED_QUESTION)
         assert not a.refused  # verification still reads the whole passage
-        prompt = engine.prompt(engine.retriever.search(SEED_QUESTION))
-        assert prompt.messages == engine.llm.calls[0]
-        sources[chars] = prompt.sources
+        sources[chars] = sent_sources(engine, SEED_QUESTION)
         assert len(sources[chars]) == len(a.passages)
         # Whole sentences of the passage, never cut mid-sentence.
         for text, passage in zip(sources[chars], a.passages, strict=True):
@@ -74,9 +80,7 @@ def test_passages_off_the_question_get_the_weak_budget(settings, embedder) -> No
                     embedder=embedder)
     question = "Who did Russia invite to a consultation in Moscow next week?"
     a = engine.ask(question)
-    prompt = engine.prompt(engine.retriever.search(question))
-    assert prompt.messages == engine.llm.calls[0]
-    sources = prompt.sources
+    sources = sent_sources(engine, question)
     q = set(content_tokens(question))
     idf = engine.retriever.sparse().idf
     weak = [i for i, p in enumerate(a.passages)

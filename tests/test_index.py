@@ -10,12 +10,30 @@ import pytest
 
 from qa import rebuild
 from qa.errors import ConfigError, CorpusError, IndexBusyError, IndexMissingError
-from qa.index import stats, writer_lock
+from qa.index import RebuildEvent, stats, writer_lock
+from qa.index.events import (
+    ArticleRead,
+    ChunksWritten,
+    CollectingGarbage,
+    Committed,
+    Committing,
+    Done,
+    FileRead,
+    InputSkipped,
+    Started,
+)
 from qa.index.schema import live as live_where
 from qa.index.store import Store
+from qa.records import Skipped
 from qa.retrieve import Filters, Retriever
 
-from .helpers import SEED_QUESTION, assert_index_matches_corpus, dev_articles, index_contents
+from .helpers import (
+    SEED,
+    SEED_QUESTION,
+    assert_index_matches_corpus,
+    dev_articles,
+    index_contents,
+)
 
 
 def _jsonl(path: Path, rows: list[dict]) -> None:
@@ -54,6 +72,22 @@ def test_add_change_delete_and_no_change(settings, embedder, corpus_dir) -> None
     assert_index_matches_corpus(settings, embedder)
     info = stats(settings)
     assert info["articles"] == 12 and info["chunks"] == s3.chunks
+
+
+def test_progress_events_arrive_typed_and_in_order(settings, embedder, corpus_dir) -> None:
+    (corpus_dir / "empty.txt").write_text("")
+    events: list[RebuildEvent] = []
+    s = rebuild(settings, embedder=embedder, progress=events.append)
+    empty = InputSkipped(Skipped("empty.txt", "", "empty file"))
+    assert events == [
+        Started(existing=0, files=2), FileRead("empty.txt"), empty, FileRead(SEED.name),
+        ArticleRead(changed=True, chunks=s.embedded), ChunksWritten(s.embedded),
+        Committing(1), Committed(1), CollectingGarbage(1), Done(s),
+    ]
+    events.clear()
+    rebuild(settings, embedder=embedder, progress=events.append)  # nothing changed: no commit
+    assert events == [Started(existing=1, files=2), FileRead("empty.txt"), empty,
+                      FileRead(SEED.name), ArticleRead(changed=False)]
 
 
 def test_full_rebuild_reembeds_everything(settings, embedder) -> None:
@@ -322,9 +356,9 @@ def test_chunks_embedded_in_sorted_groups_keep_their_own_vectors(
     monkeypatch.setattr(qa.index.builder, "FIRST_FLUSH", 8)
     monkeypatch.setattr(qa.index.pipeline, "WRITE_GROUP", 4)  # several groups per flush
     _jsonl(corpus_dir / "dev.jsonl", dev_articles(12))
-    events: list[tuple[str, dict]] = []
-    s = rebuild(settings, embedder=embedder, progress=lambda e, d: events.append((e, d)))
-    writes = [d["chunks"] for e, d in events if e == "embedded"]
+    events: list[RebuildEvent] = []
+    s = rebuild(settings, embedder=embedder, progress=events.append)
+    writes = [e.chunks for e in events if isinstance(e, ChunksWritten)]
     assert len(writes) >= 3 and sum(writes) == s.embedded == s.chunks
     assert_index_matches_corpus(settings, embedder)
 

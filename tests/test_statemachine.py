@@ -15,6 +15,15 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from qa import Settings, rebuild
+from qa.index.events import (
+    ArticleRead,
+    ChunksWritten,
+    CollectingGarbage,
+    Committed,
+    Committing,
+    FileRead,
+    RebuildEvent,
+)
 
 from .helpers import (
     SEED,
@@ -85,13 +94,14 @@ class CorpusMachine(RuleBasedStateMachine):
         assert_bm25_matches_chroma(self.settings)
         self.committed = [want]
 
-    @rule(stage=st.sampled_from(["file", "article", "embedded", "commit", "committed", "gc"]),
+    @rule(stage=st.sampled_from([FileRead, ArticleRead, ChunksWritten, Committing, Committed,
+                                 CollectingGarbage]),
           nth=st.integers(min_value=1, max_value=3))
-    def crash_rebuild(self, stage: str, nth: int) -> None:
+    def crash_rebuild(self, stage: type, nth: int) -> None:
         seen = {"n": 0}
 
-        def progress(event: str, data: dict) -> None:
-            if event == stage:
+        def progress(event: RebuildEvent) -> None:
+            if isinstance(event, stage):
                 seen["n"] += 1
                 if seen["n"] == nth:
                     raise Crash(event)

@@ -12,6 +12,7 @@ import pytest
 from qa import rebuild
 from qa.engine import Engine
 from qa.errors import ConfigError, CorpusError
+from qa.index.events import Committing
 from qa.models import ScriptedLLM
 from qa.records import Answer, Citation, Passage
 from qa.ui.uploads import corpus_files, delete_file, safe_name, save_upload
@@ -261,8 +262,8 @@ def test_questions_during_a_rebuild_use_the_last_complete_index(settings, embedd
     seed.write_text(seed.read_text().replace("Moscow", "Minsk"))
     paused, resume = threading.Event(), threading.Event()
 
-    def progress(event, data):
-        if event == "commit":
+    def progress(event):
+        if isinstance(event, Committing):
             paused.set()
             resume.wait(60)
 

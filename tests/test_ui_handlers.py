@@ -13,6 +13,7 @@ import pytest
 from qa import rebuild
 from qa.engine import Engine
 from qa.errors import IndexMissingError, LLMError, QuestionError
+from qa.index.events import ChunksWritten, Committing, FileRead, Started
 from qa.models import ScriptedLLM
 from qa.ui.errors import UNEXPECTED, user_error
 from qa.ui.handlers import Handlers, RebuildProgress
@@ -163,7 +164,7 @@ def test_rebuild_reports_progress_and_returns_the_summary(handlers, settings) ->
 def test_rebuild_progress_counts_files_and_ignores_other_events() -> None:
     calls = []
     bar = RebuildProgress(lambda *a, **kw: calls.append(a[0]))
-    for event, data in [("start", {"files": 2}), ("file", {}), ("chunks", {"n": 3}),
-                        ("file", {}), ("file", {}), ("commit", {})]:
-        bar(event, data)
+    for event in [Started(existing=0, files=2), FileRead("a.txt"), ChunksWritten(3),
+                  FileRead("b.txt"), FileRead("c.txt"), Committing(1)]:
+        bar(event)
     assert calls == [(0, 2), (1, 2), (2, 2), (2, 2), 0.98]

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from qa.corpus.dates import date_int, normalize_date
-from qa.corpus.readers import SUFFIXES, Item, Warned, make_article, read_file
+from qa.corpus.readers import SUFFIXES, Item, make_article, read_file
 from qa.corpus.walk import count_files, walk, walk_files
-from qa.records import Article, Skipped
+from qa.records import Article, Skipped, Warned
 
 __all__ = [
     "SUFFIXES",
@@ -32,7 +31,7 @@ def read_corpus(root: Path, max_file_bytes: int = 10_000_000,
     """Yield every article under `root` (recursively), and a Skipped note for each bad input.
 
     Files are visited in sorted order and read one at a time, so memory does not grow with
-    the corpus. `Warned` notes (a subclass of Skipped) accompany articles that were indexed
+    the corpus. `Warned` notes accompany articles that were indexed
     despite a problem. `probe(path, relative path)` is asked first about each file: what it
     returns, if anything, is yielded instead of reading the file (a rebuild's unchanged files).
     """
@@ -54,6 +53,6 @@ def file_of(item: Any) -> str:
     """The corpus file an item came from (relative path)."""
     if isinstance(item, Article):
         return item.source_path
-    if not isinstance(item, Skipped):  # a rebuild's UnchangedFile
-        return str(item.path)
-    return re.split(r":\d+$| \(", item.path, maxsplit=1)[0]
+    if isinstance(item, (Skipped, Warned)):
+        return item.file
+    return str(item.path)  # a rebuild's UnchangedFile

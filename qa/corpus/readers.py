@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.corpus.dates import normalize_date
-from qa.records import Article, Skipped
+from qa.records import Article, Skipped, Warned
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
@@ -19,54 +19,51 @@ SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES
 META_FIELDS = ("title", "url", "date", "source", "author")
 
 
-class Warned(Skipped):
-    """A file that was read, but not cleanly (e.g. invalid UTF-8 replaced)."""
-
-
-Item = Article | Skipped
+Item = Article | Skipped | Warned
 
 
 def read_file(path: Path, rel: str, real_root: Path, max_file_bytes: int) -> Iterator[Item]:
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
-        yield Skipped(rel, f"unsupported file type {suffix or '(none)'}; use .txt, .md, "
+        yield Skipped(rel, "", f"unsupported file type {suffix or '(none)'}; use .txt, .md, "
                       ".html, .json or .jsonl")
         return
     if path.is_symlink():
         try:
             target = path.resolve(strict=True)
         except (OSError, RuntimeError):
-            yield Skipped(rel, "broken symlink or symlink loop")
+            yield Skipped(rel, "", "broken symlink or symlink loop")
             return
         if not target.is_relative_to(real_root):
-            yield Skipped(rel, "symlink points outside the corpus folder")
+            yield Skipped(rel, "", "symlink points outside the corpus folder")
             return
     try:
         size = path.stat().st_size
         if size > max_file_bytes:
-            yield Skipped(rel, f"file is {size:,} bytes, over the {max_file_bytes:,}-byte limit "
-                          "(max_file_bytes)")
+            yield Skipped(rel, "", f"file is {size:,} bytes, over the {max_file_bytes:,}-byte "
+                          "limit (max_file_bytes)")
             return
         if not path.is_file():
-            yield Skipped(rel, "not a regular file")
+            yield Skipped(rel, "", "not a regular file")
             return
         with open(path, "rb") as fh:
             data = fh.read(max_file_bytes + 1)
     except OSError as exc:
-        yield Skipped(rel, f"cannot read file: {exc.strerror or exc}")
+        yield Skipped(rel, "", f"cannot read file: {exc.strerror or exc}")
         return
     if len(data) > max_file_bytes:
-        yield Skipped(rel, f"file is over the {max_file_bytes:,}-byte limit (max_file_bytes)")
+        yield Skipped(rel, "",
+                      f"file is over the {max_file_bytes:,}-byte limit (max_file_bytes)")
         return
     if not data.strip():
-        yield Skipped(rel, "empty file")
+        yield Skipped(rel, "", "empty file")
         return
     if _looks_binary(data):
-        yield Skipped(rel, "binary data, not text")
+        yield Skipped(rel, "", "binary data, not text")
         return
     text, replaced = _decode(data)
     if replaced:
-        yield Warned(rel, "invalid UTF-8: undecodable bytes were replaced with U+FFFD")
+        yield Warned(rel, "", "invalid UTF-8: undecodable bytes were replaced with U+FFFD")
     try:
         if suffix in TEXT_SUFFIXES:
             items = [_from_text(text, rel, markdown=suffix != ".txt")]
@@ -77,11 +74,11 @@ def read_file(path: Path, rel: str, real_root: Path, max_file_bytes: int) -> Ite
         else:
             items = list(_from_jsonl(text, rel))
     except RecursionError:
-        yield Skipped(rel, "document is nested too deeply to parse")
+        yield Skipped(rel, "", "document is nested too deeply to parse")
         return
     for item in items:
         if item is None:
-            yield Skipped(rel, "no readable text")
+            yield Skipped(rel, "", "no readable text")
         else:
             yield item
 
@@ -203,13 +200,13 @@ def _from_json(text: str, rel: str) -> Iterator[Item]:
     try:
         data = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
-        yield Skipped(rel, f"malformed JSON: {exc}")
+        yield Skipped(rel, "", f"malformed JSON: {exc}")
         return
     if isinstance(data, dict) and isinstance(data.get("articles"), list):
         data = data["articles"]
     records = data if isinstance(data, list) else [data]
     if not records:
-        yield Skipped(rel, "no records: the JSON list is empty")
+        yield Skipped(rel, "", "no records: the JSON list is empty")
     for i, obj in enumerate(records):
         yield _from_record(obj, rel, f"record {i + 1}", i)
 
@@ -222,17 +219,17 @@ def _from_jsonl(text: str, rel: str) -> Iterator[Item]:
             obj = json.loads(line)
         except (json.JSONDecodeError, RecursionError) as exc:
             detail = exc.msg if hasattr(exc, "msg") else exc
-            yield Skipped(f"{rel}:{lineno}", f"malformed JSON line: {detail}")
+            yield Skipped(rel, f":{lineno}", f"malformed JSON line: {detail}")
             continue
         yield _from_record(obj, rel, f"line {lineno}", lineno)
 
 
 def _from_record(obj: Any, rel: str, where: str, index: int) -> Item:
     if not isinstance(obj, dict):
-        return Skipped(f"{rel} ({where})", "record is not a JSON object")
+        return Skipped(rel, f" ({where})", "record is not a JSON object")
     body = obj.get("text")
     if not isinstance(body, str) or not body.strip():
-        return Skipped(f"{rel} ({where})", "record has no \"text\" string")
+        return Skipped(rel, f" ({where})", "record has no \"text\" string")
     body = body.replace("\r\n", "\n").replace("\x00", "").strip()
     rid = _str(obj.get("id")) or str(index)
     meta = {k: obj.get(k) for k in META_FIELDS}

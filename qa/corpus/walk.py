@@ -31,7 +31,8 @@ def walk(root: Path, real_root: Path) -> Iterator[Path | Skipped]:
             if full.is_symlink():
                 target = full.resolve()
                 if not target.is_relative_to(real_root):
-                    yield Skipped(rel(full, root), "symlink points outside the corpus folder")
+                    yield Skipped(rel(full, root), "",
+                                  "symlink points outside the corpus folder")
                 # A symlink to a folder inside the corpus is indexed through its real path.
                 continue
             kept.append(d)

@@ -6,11 +6,11 @@ from typing import Any
 
 from qa.config import Settings
 from qa.index.builder import rebuild
+from qa.index.events import Progress, RebuildEvent
 from qa.index.locks import server_lease, writer_lock
-from qa.index.pipeline import Progress
 from qa.index.store import Store
 
-__all__ = ["Progress", "rebuild", "server_lease", "stats", "writer_lock"]
+__all__ = ["Progress", "RebuildEvent", "rebuild", "server_lease", "stats", "writer_lock"]
 
 
 def stats(settings: Settings) -> dict[str, Any]:

@@ -10,17 +10,18 @@ from pathlib import Path
 from typing import Any
 
 from qa.config import Settings
-from qa.corpus import Warned, count_files, file_of
+from qa.corpus import count_files, file_of
 from qa.errors import ConfigError, CorpusError, IndexError_
-from qa.index import pipeline
+from qa.index import events, pipeline
+from qa.index.events import Progress, RebuildEvent
 from qa.index.filestats import FileStats, UnchangedFile
 from qa.index.generations import collect_garbage, retire, roll_back
 from qa.index.locks import writer_lock
-from qa.index.pipeline import Progress, Writer
+from qa.index.pipeline import Writer
 from qa.index.schema import article_hash, live
 from qa.index.store import State, Store
 from qa.models import Embedder, backend_hint
-from qa.records import Article, Chunk, RebuildSummary, Skipped
+from qa.records import Article, Chunk, RebuildSummary, Skipped, Warned
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,13 @@ def rebuild(
 
 
 def _storage_failure(exc: BaseException) -> bool:
-    """Disk full, read-only folder, I/O error, server gone: raised by the OS or by Chroma."""
-    return isinstance(exc, OSError) or type(exc).__module__.startswith("chromadb")
+    """Disk full, read-only folder, I/O error, server gone: raised by the OS, by Chroma (its
+    embedded store raises ChromaError subclasses such as InternalError), or by the HTTP
+    transport to a Chroma server."""
+    import httpx
+    from chromadb.errors import ChromaError
+
+    return isinstance(exc, (OSError, ChromaError, httpx.TransportError))
 
 
 @dataclass
@@ -74,7 +80,7 @@ class _Rebuild:
                  embedder: Embedder | None, t0: float) -> None:
         self.settings, self.corpus, self.full, self.t0 = settings, corpus, full, t0
         self.progress = progress
-        self.emit: Progress = progress or (lambda event, data: None)
+        self.emit: Progress = progress or _ignore
         self.started_ns = time.time_ns()  # wall clock, like the files' ctimes (filestats)
         self.embedder = embedder or Embedder.from_settings(settings)
         self.store = Store(settings)
@@ -142,7 +148,7 @@ class _Rebuild:
         self.files = FileStats.load(self.settings, self.gen, self.existing, use=not self.full)
         # Counting files is a second walk of the corpus: only worth it when progress is shown.
         files = count_files(self.corpus) if self.progress else 0
-        self.emit("start", {"existing": len(self.existing), "files": files})
+        self.emit(events.Started(existing=len(self.existing), files=files))
         log.info("stage=read generation=%d existing=%d", self.gen, len(self.existing))
 
     def read_and_embed(self) -> None:
@@ -154,7 +160,7 @@ class _Rebuild:
                                                   self.needs_chunks, self.files.probe):
                 if file_of(item) != current_file:
                     current_file = file_of(item)
-                    self.emit("file", {"path": current_file})
+                    self.emit(events.FileRead(current_file))
                 self.take(item, chunks)
             self.flush()
             self.writer.drain()
@@ -172,22 +178,25 @@ class _Rebuild:
             self.seen.update(fresh)
             summary.unchanged += len(fresh)
             for _ in fresh:
-                self.emit("article", {"status": "unchanged"})
+                self.emit(events.ArticleRead(changed=False))
             files.keep(item.path)
             return
-        if isinstance(item, Skipped):
+        if isinstance(item, (Skipped, Warned)):
             self.take_note(item)
             return
         article = item
         if article.id in self.seen:
-            summary.skipped.append(Skipped(article.id, "duplicate article id in the corpus"))
+            # An article's id is its file's path, then "#id" for a record of a JSON file.
+            where = article.id.removeprefix(article.source_path)
+            summary.skipped.append(Skipped(article.source_path, where,
+                                           "duplicate article id in the corpus"))
             files.taint(article.source_path)
             return
         self.seen.add(article.id)
         files.article(article.source_path, article.id)
         if chunks is None:
             summary.unchanged += 1
-            self.emit("article", {"status": "unchanged"})
+            self.emit(events.ArticleRead(changed=False))
             return
         if self.existing.get(article.id) is None:
             summary.added += 1
@@ -196,22 +205,22 @@ class _Rebuild:
             self.replaced.append(article.id)
         self.batch.articles.append((article, chunks))
         self.batch.n_chunks += len(chunks)
-        self.emit("article", {"status": "changed", "chunks": len(chunks)})
+        self.emit(events.ArticleRead(changed=True, chunks=len(chunks)))
         # The first batch is small so that embedding starts while the reader goes on.
         limit = self.settings.flush_chunks if summary.embedded else FIRST_FLUSH
         if self.batch.n_chunks >= limit:
             self.flush()
 
-    def take_note(self, item: Skipped) -> None:
+    def take_note(self, item: Skipped | Warned) -> None:
         """A file skipped, or read with a warning: its stat is not trusted next time."""
-        self.files.taint(file_of(item))
+        self.files.taint(item.file)
         if isinstance(item, Warned):
-            self.summary.warnings.append(Skipped(item.path, item.reason))
+            self.summary.warnings.append(item)
             log.warning("%s: %s", item.path, item.reason)
             return
         self.summary.skipped.append(item)
         log.warning("skipped %s: %s", item.path, item.reason)
-        self.emit("skipped", {"path": item.path, "reason": item.reason})
+        self.emit(events.InputSkipped(item))
 
     def flush(self) -> None:
         """Embed the queued articles' chunks and hand them to the writer."""
@@ -252,7 +261,7 @@ class _Rebuild:
 
     def commit(self) -> int:
         """The commit point: one upsert of the state record. Returns the new chunk count."""
-        self.emit("commit", {"generation": self.new_gen})
+        self.emit(events.Committing(self.new_gen))
         log.info("stage=commit generation=%d", self.new_gen)
         n_chunks = self.count_chunks()
         self.store.write_state(
@@ -265,7 +274,7 @@ class _Rebuild:
             chunks=n_chunks,
             seconds=round(time.perf_counter() - self.t0, 3),
         )
-        self.emit("committed", {"generation": self.new_gen})
+        self.emit(events.Committed(self.new_gen))
         log.info("stage=committed generation=%d", self.new_gen)
         return n_chunks
 
@@ -284,7 +293,7 @@ class _Rebuild:
         """After the commit: file stats, BM25, garbage collection, the clean mark."""
         self.files.save(self.settings, self.new_gen, self.started_ns)
         _build_sparse(self.settings, self.store, self.new_gen)
-        self.emit("gc", {"generation": self.new_gen})
+        self.emit(events.CollectingGarbage(self.new_gen))
         log.info("stage=gc generation=%d", self.new_gen)
         collect_garbage(self.store, self.new_gen)
         self.store.write_state(clean=True)
@@ -292,7 +301,11 @@ class _Rebuild:
         self.summary.chunks = n_chunks
         self.summary.seconds = time.perf_counter() - self.t0
         log.info("stage=done generation=%d", self.new_gen)
-        self.emit("done", self.summary.to_dict())
+        self.emit(events.Done(self.summary))
+
+
+def _ignore(event: RebuildEvent) -> None:
+    pass
 
 
 def _build_sparse(settings: Settings, store: Store, gen: int) -> None:

@@ -12,14 +12,13 @@ from typing import Any
 from qa.chunking import Chunker
 from qa.config import Settings
 from qa.corpus import read_corpus
+from qa.index.events import ChunksWritten, Progress
 from qa.index.schema import article_meta, article_record_id, chunk_meta, chunk_record_id
 from qa.index.store import Store
 from qa.models import Embedder
 from qa.records import Article, Chunk
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[str, dict[str, Any]], None]
 
 _DONE = object()
 WRITE_GROUP = 256  # chunks embedded before they are handed to the writer (each write has a
@@ -133,8 +132,7 @@ def write_chunks(
         metadatas=[chunk_meta(a, c, gen) for a, c in pieces],
         embeddings=vectors,
     )
-    emit("embedded", {"chunks": len(pieces)})
-
+    emit(ChunksWritten(len(pieces)))
 
 
 

@@ -1,4 +1,4 @@
-"""The Chroma side of the index: client, collections, the state record (the commit point), lease.
+"""The Chroma side of the index: client, collections, the state record (the commit point).
 
 Readers never see a half-built index, on disk or on a Chroma server, without renaming folders:
 
@@ -16,17 +16,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from qa.config import Settings
-from qa.errors import IndexBusyError, IndexError_, IndexMissingError
+from qa.errors import IndexError_, IndexMissingError
 from qa.index.schema import GEN_REMOVED, live
 
 STATE_ID = "state"
-LEASE_ID = "writer-lease"
-_DUMMY = [1.0]  # articles and state records need an embedding; they are never searched
+NO_VECTOR = [1.0]  # articles and state records need an embedding; they are never searched
 
 
 @dataclass(frozen=True)
@@ -70,6 +69,26 @@ def and_where(*clauses: dict[str, Any] | None) -> dict[str, Any] | None:
     return parts[0] if len(parts) == 1 else {"$and": parts}
 
 
+def _refused(exc: Exception, base_url: str, headers: dict[str, str] | None) -> bool:
+    """Whether connecting to the server at `base_url` failed on the credentials.
+
+    Chroma's own auth errors arrive typed. `chroma run` enforces no auth itself, so a server
+    with a token sits behind a proxy, whose 401/403 body chromadb does not know: its client then
+    raises a bare Exception of the body text, without the status. So the status is asked for
+    here, by one request to the same server with the same headers.
+    """
+    import httpx
+    from chromadb.errors import AuthorizationError, ChromaAuthError
+
+    if isinstance(exc, (AuthorizationError, ChromaAuthError)):
+        return True
+    try:
+        got = httpx.get(f"{base_url}/api/v2/auth/identity", headers=headers, timeout=10)
+    except httpx.HTTPError:
+        return False
+    return got.status_code in (401, 403)
+
+
 class Store:
     """Opens the Chroma client (embedded or server) and the three collections of one index."""
 
@@ -99,43 +118,44 @@ class Store:
         from chromadb.config import Settings as ChromaSettings
 
         chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        if self.settings.chroma_url:
+            return self._connect_server(chroma_settings)
         try:
-            if self.settings.chroma_url:
-                from urllib.parse import urlparse
-
-                url = urlparse(self.settings.chroma_url)
-                token = self.settings.chroma_auth_token
-                try:
-                    client = chromadb.HttpClient(
-                        host=url.hostname or "127.0.0.1",
-                        port=url.port or (443 if url.scheme == "https" else 8000),
-                        ssl=url.scheme == "https",
-                        headers={"Authorization": f"Bearer {token}"} if token else None,
-                        settings=chroma_settings,
-                    )
-                    client.heartbeat()
-                except Exception as exc:
-                    if any(w in str(exc) for w in ("401", "403", "Unauthorized", "Forbidden")):
-                        raise IndexError_(
-                            f"The Chroma server at {self.settings.chroma_url} refused the "
-                            "credentials — set or fix QA_CHROMA_AUTH_TOKEN."
-                        ) from exc
-                    raise IndexError_(
-                        f"Cannot reach the Chroma server at {self.settings.chroma_url} ({exc}). "
-                        "Start it (`chroma run --path DIR --host 127.0.0.1 --port PORT`) or fix "
-                        "QA_CHROMA_URL / --chroma-url."
-                    ) from exc
-                return client
             path = self.settings.index_dir / "chroma"
             path.mkdir(parents=True, exist_ok=True)
             return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-        except IndexError_:
-            raise
         except Exception as exc:
             raise IndexError_(
                 f"Cannot open the Chroma index at {self.location}: {exc}. Check that the folder "
                 "is readable and writable."
             ) from exc
+
+    def _connect_server(self, chroma_settings: Any) -> Any:
+        from urllib.parse import urlparse
+
+        import chromadb
+
+        url = self.settings.chroma_url
+        parsed = urlparse(url)
+        host, https = parsed.hostname or "127.0.0.1", parsed.scheme == "https"
+        port = parsed.port or (443 if https else 8000)
+        token = self.settings.chroma_auth_token
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        try:
+            client = chromadb.HttpClient(host=host, port=port, ssl=https, headers=headers,
+                                         settings=chroma_settings)
+            client.heartbeat()
+        except Exception as exc:
+            if _refused(exc, f"{'https' if https else 'http'}://{host}:{port}", headers):
+                raise IndexError_(
+                    f"The Chroma server at {url} refused the credentials — set or fix "
+                    "QA_CHROMA_AUTH_TOKEN."
+                ) from exc
+            raise IndexError_(
+                f"Cannot reach the Chroma server at {url} ({exc}). Start it (`chroma run --path "
+                "DIR --host 127.0.0.1 --port PORT`) or fix QA_CHROMA_URL / --chroma-url."
+            ) from exc
+        return client
 
     def collection(self, kind: str, create: bool = False) -> Any:
         """kind is 'chunks', 'articles' or 'state'."""
@@ -199,47 +219,7 @@ class Store:
         meta = dict(got["metadatas"][0]) if got["ids"] else {}
         meta.update(fields)
         meta["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        col.upsert(ids=[STATE_ID], embeddings=[_DUMMY], metadatas=[meta], documents=[""])
-
-    # --- the writer lease (one writer per index on a shared Chroma server) -----------------------
-
-    def acquire_lease(self, holder: str, ttl: float,
-                      dead: Callable[[str], bool] = lambda other: False) -> None:
-        """Claim the right to write this index, or raise IndexBusyError naming who holds it.
-
-        Chroma has no compare-and-swap, so the claim is written, then read back after a pause:
-        of two writers racing, the later write wins and the other one backs off. A lease that
-        is not refreshed (its writer was killed) expires after `ttl` seconds.
-        """
-        col = self.collection("state", create=True)
-        for attempt in range(2):
-            got = col.get(ids=[LEASE_ID], include=["metadatas"])
-            if got["ids"]:
-                m = got["metadatas"][0]
-                other = str(m.get("holder", ""))
-                if other != holder and float(m.get("expires", 0)) > time.time() \
-                        and not dead(other):
-                    wait = float(m.get("expires", 0)) - time.time()
-                    raise IndexBusyError(
-                        f"Another rebuild ({m.get('holder')}) is writing the index at "
-                        f"{self.location}; wait for it to finish and try again (its lease "
-                        f"expires in {wait:.0f} s if it died)."
-                    )
-            if attempt == 0:
-                self.refresh_lease(holder, ttl)
-                time.sleep(0.3)
-
-    def refresh_lease(self, holder: str, ttl: float) -> None:
-        self.collection("state", create=True).upsert(
-            ids=[LEASE_ID], embeddings=[_DUMMY], documents=[""],
-            metadatas=[{"holder": holder, "expires": time.time() + ttl}],
-        )
-
-    def release_lease(self, holder: str) -> None:
-        col = self.collection("state", create=True)
-        got = col.get(ids=[LEASE_ID], include=["metadatas"])
-        if got["ids"] and got["metadatas"][0].get("holder") == holder:
-            col.delete(ids=[LEASE_ID])
+        col.upsert(ids=[STATE_ID], embeddings=[NO_VECTOR], metadatas=[meta], documents=[""])
 
     # --- bulk record access --------------------------------------------------------------------
 
@@ -308,7 +288,7 @@ class Store:
         step = self.max_batch()
         for i in range(0, len(ids), step):
             sl = slice(i, i + step)
-            embs = embeddings[sl] if embeddings is not None else [_DUMMY] * len(ids[sl])
+            embs = embeddings[sl] if embeddings is not None else [NO_VECTOR] * len(ids[sl])
             col.upsert(
                 ids=ids[sl], documents=documents[sl], metadatas=metadatas[sl], embeddings=embs
             )

@@ -16,6 +16,8 @@ import gradio as gr
 from qa.config import Settings
 from qa.engine import Engine
 from qa.errors import QAError
+from qa.index import events
+from qa.index.events import RebuildEvent
 from qa.records import Answer, Article
 from qa.retrieve import Filters
 from qa.ui.errors import shown_to_user, user_error
@@ -48,16 +50,15 @@ class RebuildProgress:
         self.files = 0
         self.done = 0
 
-    def __call__(self, event: str, data: dict[str, Any]) -> None:
-        # The one place in the UI that reads rebuild events (their names and payloads).
-        if event == "start":
-            self.files = max(1, data.get("files", 0))
+    def __call__(self, event: RebuildEvent) -> None:
+        if isinstance(event, events.Started):
+            self.files = max(1, event.files)
             self.bar((0, self.files), desc="Reading and embedding", unit="files")
-        elif event == "file":
+        elif isinstance(event, events.FileRead):
             self.done += 1
             self.bar((min(self.done, self.files), self.files), desc="Reading and embedding",
                      unit="files")
-        elif event == "commit":
+        elif isinstance(event, events.Committing):
             self.bar(0.98, desc="Switching to the new index")
 
 
