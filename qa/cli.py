@@ -56,43 +56,6 @@ chroma_opt = click.option("--chroma-url", help="Use the Chroma server at this UR
                           "embedded index [QA_CHROMA_URL].")
 
 
-class _Bars:
-    """tqdm progress bars on a terminal: files (with rate and ETA), articles, chunks embedded."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.files: Any = None
-        self.articles: Any = None
-        self.chunks: Any = None
-
-    def __call__(self, event: Any) -> None:
-        if not self.enabled:
-            return
-        from tqdm import tqdm
-
-        from qa.index import events
-
-        if isinstance(event, events.Started):
-            self.files = tqdm(desc="files   ", total=event.files, unit=" file", position=0,
-                              file=sys.stderr)
-            self.articles = tqdm(desc="articles", unit=" art", position=1, file=sys.stderr)
-            self.chunks = tqdm(desc="embedded", unit=" chunk", position=2, file=sys.stderr)
-        elif isinstance(event, events.FileRead) and self.files is not None:
-            self.files.update(1)
-        elif isinstance(event, events.ArticleRead) and self.articles is not None:
-            self.articles.update(1)
-        elif isinstance(event, events.ChunksWritten) and self.chunks is not None:
-            self.chunks.update(event.chunks)
-        elif isinstance(event, (events.Committing, events.Done)):
-            self.close()
-
-    def close(self) -> None:
-        for bar in (self.files, self.articles, self.chunks):
-            if bar is not None:
-                bar.close()
-        self.files = self.articles = self.chunks = None
-
-
 @main.command()
 @corpus_opt
 @index_opt
@@ -107,7 +70,9 @@ def rebuild(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | N
         from qa.index import rebuild as run_rebuild
 
         settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, chroma_url=chroma_url)
-        bars = _Bars(enabled=sys.stderr.isatty() and not as_json)
+        from qa.cli_progress import Bars
+
+        bars = Bars(enabled=sys.stderr.isatty() and not as_json)
         try:
             summary = run_rebuild(settings, full=full, progress=bars if bars.enabled else None)
         finally:
@@ -208,7 +173,7 @@ def ask(question: str, corpus_dir: Path | None, index_dir: Path | None, chroma_u
 
 
 @main.command(name="eval")
-@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("directory", type=click.Path(exists=True, path_type=Path))
 @click.option("--top-k", type=click.IntRange(1, 50), help="Passages per question [5].")
 @json_opt
 @click.option("--show", default=8, show_default=True, help="Worst failures to list.")
@@ -216,6 +181,8 @@ def ask(question: str, corpus_dir: Path | None, index_dir: Path | None, chroma_u
               path_type=Path), help="Ask these questions instead of DIR/questions.jsonl.")
 @click.option("--retrieval-only", is_flag=True,
               help="Score retrieval only (recall@k, recall@1, MRR); no language model.")
+@click.option("--claims", is_flag=True, help="DIRECTORY holds claims.jsonl (passage, question, "
+              "answer, supported): score the verifier alone.")
 @click.option("--sample", type=click.IntRange(1), help="Ask a sample of N questions, "
               "stratified by question type (the same N questions every run).")
 @click.option("--seed", default=0, show_default=True, help="Seed of --sample.")
@@ -226,75 +193,52 @@ def ask(question: str, corpus_dir: Path | None, index_dir: Path | None, chroma_u
               help="Keep the set's index in this folder and reuse it next time (updated "
               "incrementally) instead of indexing the set anew.")
 def eval_cmd(directory: Path, top_k: int | None, as_json: bool, show: int,
-             questions_file: Path | None, retrieval_only: bool, sample: int | None, seed: int,
-             records_file: Path | None, keep_index: Path | None) -> None:
+             questions_file: Path | None, retrieval_only: bool, claims: bool,
+             sample: int | None, seed: int, records_file: Path | None,
+             keep_index: Path | None) -> None:
     """Score answers on a QA set (articles.jsonl + questions.jsonl) in a temporary index."""
 
     def go() -> None:
-        from qa.eval import run_eval
+        from qa.eval_report import report_lines, write_records
 
-        settings = _settings()
+        if claims:
+            from qa.claims import run_claims
 
-        def progress(i: int, n: int) -> None:
-            if sys.stderr.isatty():
-                click.echo(f"\r{i}/{n} questions", nl=False, err=True)
-
-        report = run_eval(directory, settings, top_k=top_k, progress=progress,
-                          questions_file=questions_file, retrieval_only=retrieval_only,
-                          sample=sample, seed=seed, index_dir=keep_index)
+            report = run_claims(directory, sample=sample, seed=seed)
+            rows = report["items"]
+        else:
+            report = _run_eval(directory, top_k, questions_file, retrieval_only, sample, seed,
+                               keep_index)
+            rows = report["questions"]
         if records_file:
-            _write_records(records_file, report["questions"])
+            write_records(records_file, rows)
         if as_json:
             click.echo(json.dumps(report, ensure_ascii=False))
             return
-        if retrieval_only:
-            click.echo("")
-            for k in ("n", "answerable", "recall_at_k", "recall_at_1", "mrr",
-                      "evidence_recall_at_k", "latency_p50"):
-                click.echo(f"{k:<27} {report[k]}")
-            _echo_by_type(report["by_type"])
-            missed = [q for q in report["questions"] if q["answerable"] and not q["recall_hit"]]
-            for q in missed[:show]:
-                click.echo(f"- missed: {q['question']}  (gold {q['gold_articles'][:2]})")
-            return
-        keys = ("n", "recall_at_k", "evidence_recall_at_k", "answer_accuracy", "answer_f1",
-                "citation_precision", "citation_recall", "refusal_rate_unanswerable",
-                "false_refusal_rate", "latency_p50", "latency_p95")
         click.echo("")
-        for k in keys:
-            click.echo(f"{k:<27} {report[k]}")
-        _echo_by_type(report["by_type"])
-        bad = [q for q in report["questions"]
-               if (q["answerable"] and not q["correct"])
-               or (not q["answerable"] and not q["refused"])]
-        if bad:
-            click.echo(f"\nFailures ({len(bad)}; first {min(show, len(bad))}):")
-        for q in bad[:show]:
-            click.echo(f"- {q['question']}\n    gold: {q['answers'][:2]}  "
-                       f"got: {q['answer'][:160]!r}")
+        for line in report_lines(report, show):
+            click.echo(line)
 
     _run(go)
 
 
-def _write_records(path: Path, records: list[dict[str, Any]]) -> None:
-    try:
-        with open(path, "w", encoding="utf-8") as fh:
-            for r in records:
-                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-    except OSError as exc:
-        raise QAError(f"Cannot write the records file {path}: {exc.strerror or exc}. "
-                      "Choose a writable path for --records.") from exc
+def _run_eval(directory: Path, top_k: int | None, questions_file: Path | None,
+              retrieval_only: bool, sample: int | None, seed: int,
+              keep_index: Path | None) -> dict[str, Any]:
+    from qa.errors import ConfigError
+    from qa.eval import run_eval
 
+    if not directory.is_dir():
+        raise ConfigError(f"{directory} is not a folder: give the folder that holds "
+                          "articles.jsonl and questions.jsonl (or add --claims).")
 
-def _echo_by_type(by_type: dict[str, dict[str, Any]]) -> None:
-    """One line per question type: its figures, in a fixed column order."""
-    if not by_type:
-        return
-    cols = sorted({k for row in by_type.values() for k in row} - {"n"})
-    click.echo("\n" + f"{'type':<20} {'n':>4} " + " ".join(f"{c:>21}" for c in cols))
-    for t, row in by_type.items():
-        cells = " ".join(f"{row[c]:>21}" if c in row else f"{'-':>21}" for c in cols)
-        click.echo(f"{t:<20} {row['n']:>4} {cells}")
+    def progress(i: int, n: int) -> None:
+        if sys.stderr.isatty():
+            click.echo(f"\r{i}/{n} questions", nl=False, err=True)
+
+    return run_eval(directory, _settings(), top_k=top_k, progress=progress,
+                    questions_file=questions_file, retrieval_only=retrieval_only,
+                    sample=sample, seed=seed, index_dir=keep_index)
 
 
 @main.command()

@@ -206,3 +206,24 @@ def test_refused_answer_records_carry_the_reason() -> None:
     a = to_answer("Who did Russia invite?", j, [P1], 0.1)
     assert a.refused and a.reason == UNSUPPORTED and a.text == "The articles don't say."
     assert a.passages == [P1] and a.citations == []
+
+
+def _own(text: str) -> Passage:
+    return Passage(chunk_id="c", article_id="a", title="T", text=text, start=0, end=len(text))
+
+
+def test_names_numbers_and_reversals_must_match_the_passage() -> None:
+    ship = _own("The container ship Nordic Juniper became the first vessel to dock at the new "
+                "terminal on Friday.")
+    q = "Which ship was the first to dock at the new terminal?"
+    assert verify(q, "The Norwegian Juniper was the first [1].", [ship]).refused
+    assert not verify(q, "The Nordic Juniper was the first [1].", [ship]).refused
+    vote = _own("Brenford City Council voted 31 to 9 on Tuesday night to approve the tram line.")
+    q = "How did Brenford City Council vote on the tram line?"
+    assert verify(q, "31 councillors voted against the tram line [1].", [vote]).refused
+    assert verify(q, "It voted 21 to 9 to approve it [1].", [vote]).refused
+    assert not verify(q, "It voted 31 to 9 to approve the tram line [1].", [vote]).refused
+    opening = _own("Mayor Ilse Brandt attended the opening of the harbour museum.")
+    q = "Who attended the opening of the harbour museum?"
+    assert verify(q, "Mayor Ilse Brandt did not attend it [1].", [opening]).refused
+    assert not verify(q, "Mayor Ilse Brandt attended it [1].", [opening]).refused

@@ -100,3 +100,25 @@ def test_cli_writes_per_question_records(tmp_path) -> None:
     bad = qa("eval", str(tmp_path / "set"), "--retrieval-only",
              "--records", str(tmp_path / "no-such-dir" / "r.jsonl"), cwd=tmp_path)
     assert bad.returncode == 1 and "--records" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_cli_scores_the_verifier_on_labelled_claims(tmp_path) -> None:
+    passage = "The Lindqvist bridge over the Vesle river opened in 1931 and carries two tram lines."
+    rows = [
+        {"passage": passage, "question": "When did the Lindqvist bridge open?",
+         "answer": "1931", "supported": True},
+        {"passage": passage, "question": "When did the Lindqvist bridge open?",
+         "answer": "It opened in 1913", "supported": False},
+        {"passage": passage, "question": "How many tram lines cross the Lindqvist bridge?",
+         "answer": "two tram lines", "supported": True},
+        {"passage": passage, "question": "Which river does the Lindqvist bridge cross?",
+         "answer": "the Marne", "supported": False},
+    ]
+    (tmp_path / "claims").mkdir()
+    (tmp_path / "claims" / "claims.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = qa("eval", str(tmp_path / "claims"), "--claims", "--json", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert (report["n"], report["accuracy"], report["precision"], report["recall"]) == (4, 1, 1, 1)
+    bad = qa("eval", str(tmp_path), "--claims", cwd=tmp_path)
+    assert bad.returncode != 0 and "claims.jsonl" in bad.stderr and "Traceback" not in bad.stderr

@@ -129,6 +129,40 @@ def split_verdict(reply: str) -> tuple[str, str]:
     return m.group(1).capitalize(), reply[m.end():]
 
 
+_NUMBER_WORDS = frozenset(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty "
+    "ninety hundred thousand million billion trillion first second third fourth fifth sixth "
+    "seventh eighth ninth tenth once twice half".split())
+_NAMEISH = re.compile(r"(?<![\w'])(?:[A-Z][\w'&-]*|\d[\d.,]*)")
+_NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|nobody|nothing|without)\b|n't\b",
+                       re.IGNORECASE)
+
+
+# Words that turn a fact around ("31 voted against" of "voted 31 to 9 to approve").
+_POLARITY = frozenset(
+    "against oppose opposed opposes opposing reject rejected rejects deny denied denies refuse "
+    "refused refuses lose lost loses fail failed fails ban banned bans block blocked blocks "
+    "cancel cancelled canceled cancels".split())
+
+
+def key_tokens(sentence: str) -> set[str]:
+    """The sentence's names, numbers and words that reverse a fact (capitalized words after
+    its first, digits, number words, "against", "rejected", ...), as content tokens: what a
+    passage must state exactly, not only share in part."""
+    words = [m.group() for m in _NAMEISH.finditer(sentence) if m.start() > 0]
+    words += [w for w in re.findall(r"[A-Za-z]+", sentence)
+              if w.lower() in _NUMBER_WORDS or w.lower() in _POLARITY]
+    return set(content_tokens(" ".join(words)))
+
+
+def contradicts(sentence: str, question: str, passage_text: str) -> bool:
+    """True when the sentence negates where neither the question nor the passage does (a
+    hallucinated answer often denies what the passage says)."""
+    return bool(_NEGATION.search(sentence)) and not _NEGATION.search(question) \
+        and not _NEGATION.search(passage_text)
+
+
 def _supporters(toks: set[str], basis: set[str], p_tokens: list[set[str]], cited: list[int],
                 threshold: float) -> list[int]:
     """The passages that support a sentence: its cited ones that each do; else its cited ones
@@ -176,6 +210,13 @@ def verify(
             continue
         cited = [n - 1 for n in dict.fromkeys(claim.cited) if 1 <= n <= len(passages)]
         good = _supporters(toks, basis, p_tokens, cited, threshold)
+        if good:
+            # Names and numbers must all be in the passages (or the question): "Norwegian
+            # Juniper" is not supported by "Nordic Juniper", nor 1997 by 1987.
+            stated = set().union(q_tokens, *(p_tokens[i] for i in good))
+            if not key_tokens(claim.sentence) <= stated or contradicts(
+                    claim.sentence, question, " ".join(passages[i].text for i in good)):
+                good = []
         if not good:
             unsupported.append(claim.sentence)
             continue
