@@ -88,9 +88,10 @@ class Settings(BaseSettings):
     # --- retrieval and the prompt --------------------------------------------------------------
     top_k: int = Field(5, ge=1, le=50, description="Passages given to the model per question.")
     per_article: int = Field(
-        1, ge=1, le=50,
+        2, ge=1, le=50,
         description="Most passages of one article among the top_k while other articles can "
-        "fill the places: questions about two or three reports need each of them present.",
+        "fill the places. A question that names outlets or dates gets one per article: it "
+        "asks about two or three reports and needs each of them present.",
     )
     source_chars: int = Field(
         500, ge=100, le=4000,

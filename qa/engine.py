@@ -140,9 +140,14 @@ class Engine:
         s = self.settings
         budgets = source_budgets(found.query, found.passages, s.source_chars,
                                  s.weak_source_chars, s.min_evidence, found.idf)
+        asked = found.asked or analyze(found.query)
         if yes_no is None:
-            yes_no = (found.asked or analyze(found.query)).yes_no
-        return build_prompt(found.query, found.passages, budgets, yes_no)
+            yes_no = asked.yes_no
+        # Outlets, dates and titles are evidence for a question that names reports or asks for
+        # a verdict on them; otherwise the 0.5B model answers with a title it was shown (dev
+        # accuracy 0.7 -> 0.3 with them, docs/benchmarks.md).
+        headers = bool(asked.outlets or asked.dates or yes_no)
+        return build_prompt(found.query, found.passages, budgets, yes_no, headers)
 
     def condense(self, question: str, history: History | None) -> str:
         """A follow-up rewritten as a standalone question (unchanged without history)."""

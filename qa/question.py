@@ -8,11 +8,17 @@ from dataclasses import dataclass
 
 from qa.corpus.dates import normalize_date
 
-# A question opening with an auxiliary verb asks for a verdict ("Did X report ...?"), unless it
-# offers alternatives ("Is it X or Y?"), which asks to choose one of them.
-_AUXILIARY = re.compile(
-    r"^\W*(is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|shall|"
-    r"may|might|must)\b", re.IGNORECASE)
+# A question whose main clause opens with an auxiliary verb asks for a verdict ("Did X report
+# ...?", "Between the two reports, was there ...?"), unless it offers alternatives ("Is it X or
+# Y?"), which asks to choose one of them.
+_AUX = r"(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|shall|may|" \
+    r"might|must)\b"
+_AUXILIARY = re.compile(rf"^\W*{_AUX}", re.IGNORECASE)
+# A leading clause before the main one: "Between A and B, did ...", "After X reported Y, has ...".
+_LEAD = re.compile(
+    r"^\W*(?:between|before|after|following|since|considering|given|based\s+on|according\s+to|"
+    r"in|on|from|when|while|as|during|prior\s+to|comparing)\b[^?]*?,\s*(?:and\s+)?"
+    rf"{_AUX}", re.IGNORECASE)
 _CHOICE = re.compile(r"\bor\b(?![^?]*\b(?:not|no)\b)[^,;?]{0,60}\?\s*$", re.IGNORECASE)
 
 # Short outlet names are common words ("Age", "Time"): they count only as "The Age".
@@ -48,7 +54,8 @@ class Analysis:
 
 def is_yes_no(question: str) -> bool:
     """True for a question answered by Yes or No ("Does ...?", "Was there ...?")."""
-    return bool(_AUXILIARY.match(question)) and not _CHOICE.search(question)
+    asks = _AUXILIARY.match(question) or _LEAD.match(question)
+    return bool(asks) and not _CHOICE.search(question)
 
 
 def outlet_aliases(sources: Iterable[str]) -> dict[str, set[str]]:

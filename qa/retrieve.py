@@ -142,7 +142,8 @@ class Retriever:
         A question that names outlets of the archive ("as reported by The Verge and
         TechCrunch") is also searched within each of them, and each named outlet's best
         passages are given first: a question about two reports needs both. No article gets
-        more than `per_article` of the k places while others are left to fill them.
+        more than one of the k places for such a question, `per_article` for others, while
+        other articles are left to fill them.
         """
         import numpy as np
 
@@ -162,7 +163,8 @@ class Retriever:
         sources = sorted({s for s in sparse.meta[SOURCE] if s})
         asked = analyze(query, sources if len(sources) > 1 else ())
         per_part = [search.fused(q, pool, f) for q, f in _parts(asked, filters)]
-        best = diversify(ranked, per_part, k, chunk_article, self.settings.per_article)
+        cap = 1 if per_part else self.settings.per_article
+        best = diversify(ranked, per_part, k, chunk_article, cap)
         if not best:
             return Retrieval(query, [], sparse.idf, asked)
         got = col.get(ids=best, include=["metadatas", "documents", "embeddings"])

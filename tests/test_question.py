@@ -22,6 +22,11 @@ SOURCES = ["The Harbour Ledger", "Valley Wire", "The Independent - Sports",
     ("Which outlet reported the strike first, the Harbour Ledger or Valley Wire?", False),
     ("Is the new terminal in the north or the south of the port?", False),
     ("Is it true or not that the ferry strike ended?", True),
+    ("Between the Valley Wire report of May 2 and the one of May 9, was there a change in the "
+     "strike's cause?", True),
+    ("After the Harbour Ledger reported the strike, did Valley Wire report its end?", True),
+    ("After the strike ended, who paid the crews?", False),
+    ("In the report on the strike, which union led it?", False),
 ])
 def test_yes_no_questions_are_told_apart(question: str, expected: bool) -> None:
     assert is_yes_no(question) is expected

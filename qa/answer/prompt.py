@@ -85,17 +85,18 @@ def source_header(p: Passage) -> str:
 
 
 def build_prompt(question: str, passages: list[Passage],
-                 source_chars: int | list[int] = FOCUS_CHARS, yes_no: bool = False) -> Prompt:
-    """The one prompt of an answer: numbered sources (outlet, date, title, text), then the
-    question and the form of answer it needs. `source_chars` is one budget for every passage or
-    one per passage (`source_budgets`)."""
+                 source_chars: int | list[int] = FOCUS_CHARS, yes_no: bool = False,
+                 headers: bool = True) -> Prompt:
+    """The one prompt of an answer: numbered sources (with `headers`, each one's outlet, date
+    and title before its text), then the question and the form of answer it needs.
+    `source_chars` is one budget for every passage or one per passage (`source_budgets`)."""
     budgets = (source_chars if isinstance(source_chars, list)
                else [source_chars] * len(passages))
     sources = [defang(focus(p.text, question, budget))
                for p, budget in zip(passages, budgets, strict=True)]
     blocks = []
     for i, (p, text) in enumerate(zip(passages, sources, strict=True), start=1):
-        header = source_header(p)
+        header = source_header(p) if headers else ""
         blocks.append(f"Source [{i}]: ({header}) {text}" if header else f"Source [{i}]: {text}")
     task = YES_NO_TASK if yes_no else OPEN_TASK
     user = "\n\n".join(blocks) + f"\n\n{task}: {question}"

@@ -118,7 +118,8 @@ def coverage(question_tokens: set[str], passage_tokens: set[str],
     return sum(w(t) for t in question_tokens & passage_tokens) / total if total else 0.0
 
 
-_VERDICT = re.compile(r"^\W*(yes|no)\b[\s,.!:;\u2014-]*", re.IGNORECASE)
+# The verdict may follow a stray marker ("[1]: Yes").
+_VERDICT = re.compile(r"^\W*(?:\[\d{1,3}\]\W*)*(yes|no)\b[\s,.!:;\u2014-]*", re.IGNORECASE)
 
 
 def split_verdict(reply: str) -> tuple[str, str]:
@@ -165,20 +166,30 @@ def contradicts(sentence: str, question: str, passage_text: str) -> bool:
 
 def _supporters(toks: set[str], basis: set[str], p_tokens: list[set[str]], cited: list[int],
                 threshold: float) -> list[int]:
-    """The passages that support a sentence: its cited ones that each do; else its cited ones
-    that do together, each adding some of its words (a sentence comparing two reports cites
-    both); else the one passage that supports it best, if it does."""
+    """The passages that support a sentence: its cited ones that each do; else the passage that
+    supports it best, if it does; else the fewest passages (at most three, its cited ones
+    first) that support it together, each adding some of its words (a sentence comparing two
+    reports rests on both)."""
     scores = [support(toks, basis, pt) for pt in p_tokens]
     good = [i for i in cited if scores[i] >= threshold]
-    if not good and len(cited) > 1:
-        union = set().union(*(p_tokens[i] for i in cited))
-        if support(toks, basis, union) >= threshold:
-            good = [i for i in cited if scores[i] > 0]
-    if not good:
-        best = max(range(len(p_tokens)), key=lambda i: scores[i])
-        if scores[best] >= threshold:
-            good = [best]
-    return good
+    if good:
+        return good
+    best = max(range(len(p_tokens)), key=lambda i: (scores[i], i in cited))
+    if scores[best] >= threshold:
+        return [best]
+    chosen: list[int] = []
+    covered: set[str] = set()
+    order = sorted(range(len(p_tokens)), key=lambda i: (i not in cited, -scores[i]))
+    for _ in range(3):
+        gain = {i: len((toks - basis) & p_tokens[i] - covered) for i in order if i not in chosen}
+        pick = max(gain, key=lambda i: gain[i], default=None)
+        if pick is None or gain[pick] == 0:
+            break
+        chosen.append(pick)
+        covered |= p_tokens[pick]
+        if support(toks, basis, covered) >= threshold:
+            return sorted(chosen)
+    return []
 
 
 def verify(
@@ -200,10 +211,12 @@ def verify(
         return Verified(REFUSAL_TEXT, [], [], refused=True, declined=bool(passages))
     q_tokens = set(content_tokens(question))
     basis = set() if verdict else q_tokens
-    p_tokens = [set(content_tokens(p.text)) for p in passages]
+    # A source's outlet counts as stated by it ("The Verge reports ..."): the model is told it.
+    p_tokens = [set(content_tokens(f"{p.text} {p.source}")) for p in passages]
     kept: list[tuple[str, list[int]]] = []
     unsupported: list[str] = []
     quotes: dict[int, tuple[int, int]] = {}
+    backing: set[int] = set()  # every passage that supports a kept sentence, cited or not
     for claim in parse_claims(reply):
         toks = set(content_tokens(claim.sentence))
         if not toks:
@@ -220,6 +233,8 @@ def verify(
         if not good:
             unsupported.append(claim.sentence)
             continue
+        backing.update(good)
+        backing.update(i for i, pt in enumerate(p_tokens) if support(toks, basis, pt) >= threshold)
         for i in good:
             if i not in quotes:
                 s, e, _ = best_quote(toks, basis, passages[i])
@@ -227,9 +242,9 @@ def verify(
         kept.append((claim.sentence, good))
     if not kept:
         return Verified(REFUSAL_TEXT, [], unsupported, refused=True)
-    # Together the cited passages must be about the question: a comparison needs two reports.
-    cited_tokens = set().union(*(p_tokens[i] for _, idxs in kept for i in idxs))
-    evidence = coverage(q_tokens, cited_tokens, idf)
+    # Together the passages behind the answer must be about the question: a question about two
+    # or three reports is covered by no single one of them.
+    evidence = coverage(q_tokens, set().union(*(p_tokens[i] for i in backing)), idf)
 
     numbering: dict[int, int] = {}
     parts = []

@@ -1,0 +1,75 @@
+"""Questions written for this test over real news articles (../shared/eval/news), answered by
+the real bundled LLM over real Chroma and embeddings: one of each kind the news set has."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from qa import Settings, rebuild
+from qa.engine import Engine
+
+from .helpers import ROOT, SHARED
+
+pytestmark = pytest.mark.slow
+
+NEWS = SHARED / "eval" / "news"
+# Two reports on one team's manager from two outlets, two on one couple from one outlet, and
+# three unrelated ones, so that retrieval has to find the named reports.
+ARTICLES = ("mhr-a571", "mhr-a330", "mhr-a360", "mhr-a159", "mhr-a402", "mhr-a461", "mhr-a126")
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    root = tmp_path_factory.mktemp("news")
+    (root / "corpus").mkdir()
+    rows = [json.loads(line) for line in (NEWS / "articles.jsonl").read_text().splitlines()]
+    keep = [r for r in rows if r["id"] in ARTICLES]
+    assert len(keep) == len(ARTICLES)
+    (root / "corpus" / "news.jsonl").write_text("".join(json.dumps(r) + "\n" for r in keep))
+    settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index",
+                        model_cache_dir=ROOT / "indexes" / "models")
+    rebuild(settings)
+    return Engine(settings)
+
+
+def _articles(answer) -> set[str]:
+    return {c.article_id.rsplit("#", 1)[-1] for c in answer.citations}
+
+
+def test_an_entity_named_by_one_outlet(engine) -> None:
+    a = engine.ask("Which app did TechCrunch report is back in operation after Apple tried to "
+                   "shut it down?")
+    assert not a.refused and "Beeper Mini" in a.text and _articles(a) == {"mhr-a402"}
+    for c in a.citations:
+        assert engine.article(c.article_id).text[c.start:c.end] == c.quote
+
+
+def test_two_outlets_reports_are_both_retrieved(engine) -> None:
+    q = "Did both Sky Sports and The Guardian report on Erik ten Hag at Manchester United?"
+    found = engine.retriever.search(q)
+    sources = {p.source for p in found.passages}
+    assert {"Sky Sports", "The Guardian"} <= sources
+    assert [o.mention for o in found.asked.outlets] == ["Sky Sports", "The Guardian"]
+
+
+def test_a_dated_report_is_found_by_outlet_and_date(engine) -> None:
+    found = engine.retriever.search("What did The Independent report on October 19, 2023 about "
+                                    "Will Smith?")
+    assert found.passages[0].article_id.endswith("mhr-a159")
+
+
+def test_a_yes_no_question_is_asked_for_a_verdict_over_both_reports(engine) -> None:
+    q = "Did both Sky Sports and The Guardian report on Erik ten Hag at Manchester United?"
+    user = engine.prompt(engine.retriever.search(q)).messages[-1]["content"]
+    assert "Start with Yes or No" in user
+    assert "(Sky Sports, 2023-10-28, " in user and "(The Guardian, 2023-10-28, " in user
+    a = engine.ask(q)
+    # The 0.5B model often gives no verdict here; when it answers, the verdict leads.
+    assert a.refused or (a.text.startswith(("Yes. ", "No. ")) and a.citations)
+
+
+def test_an_outlet_the_archive_lacks_is_refused_without_the_model(engine) -> None:
+    a = engine.ask("What did the Bloomberg article say about Spotify's podcast budget?")
+    assert a.refused and a.reason == "the named outlet is not in the archive (Bloomberg)"
