@@ -246,6 +246,16 @@ def verify(
     # or three reports is covered by no single one of them.
     evidence = coverage(q_tokens, set().union(*(p_tokens[i] for i in backing)), idf)
 
+    text, citations = _numbered(kept, passages, quotes)
+    if verdict:
+        text = f"{verdict}. {text[:1].upper()}{text[1:]}"
+    return Verified(text, citations, unsupported, refused=False, evidence=evidence)
+
+
+def _numbered(kept: list[tuple[str, list[int]]], passages: list[Passage],
+              quotes: dict[int, tuple[int, int]]) -> tuple[str, list[Citation]]:
+    """The kept sentences with their passages renumbered in order of first use, and one
+    citation (with its quote) per number."""
     numbering: dict[int, int] = {}
     parts = []
     for sentence, idxs in kept:
@@ -264,7 +274,4 @@ def verify(
                 quote=p.text[s - p.start : e - p.start], start=s, end=e, score=p.score,
             )
         )
-    text = " ".join(parts)
-    if verdict:
-        text = f"{verdict}. {text[:1].upper()}{text[1:]}"
-    return Verified(text, citations, unsupported, refused=False, evidence=evidence)
+    return " ".join(parts), citations
