@@ -8,7 +8,6 @@ from qa.answer import build_prompt, judge, verify
 from qa.answer.judge import Thresholds
 from qa.question import analyze, is_yes_no, named_outlets, outlet_aliases
 from qa.records import Passage
-from qa.retrieve import diversify
 
 SOURCES = ["The Harbour Ledger", "Valley Wire", "The Independent - Sports",
            "The Independent - Travel", "The Age", "Wired", "Orbit News | Space Desk"]
@@ -56,22 +55,6 @@ def test_outlet_names_must_be_proper_names_and_whole_words() -> None:
 def test_analysis_combines_form_and_outlets() -> None:
     a = analyze("Does Valley Wire report a strike?", SOURCES)
     assert a.yes_no and [o.mention for o in a.outlets] == ["Valley Wire"]
-
-
-def _art(cid: str) -> str:
-    return cid.split("#")[0]
-
-
-def test_diversify_gives_each_named_outlet_a_place_and_caps_articles() -> None:
-    ranked = ["a#1", "a#2", "a#3", "b#1", "c#1", "a#4", "d#1"]
-    got = diversify(ranked, [], 5, _art, per_article=2)
-    assert got == ["a#1", "a#2", "b#1", "c#1", "d#1"]
-    # Two named outlets, each with its own best article: both come first.
-    got = diversify(ranked, [["x#1", "x#2"], ["y#1"]], 5, _art, per_article=2)
-    assert got[:3] == ["x#1", "y#1", "x#2"] and len(got) == 5 and len(set(got)) == 5
-    assert got[3:] == ["a#1", "a#2"]
-    # Too few articles for the cap: the places are filled anyway.
-    assert diversify(["a#1", "a#2", "a#3"], [], 3, _art, per_article=1) == ["a#1", "a#2", "a#3"]
 
 
 LEDGER = ("The Harbour Ledger reported on Monday that the ferry crews ended their strike after "
@@ -146,18 +129,3 @@ def test_a_question_about_an_outlet_the_archive_lacks_is_refused_with_the_reason
     j = judge("What did the Morning Courier report say?", "", PASSAGES, Thresholds(),
               unknown_outlets=["Morning Courier"])
     assert j.refused and j.reason == "the named outlet is not in the archive (Morning Courier)"
-
-
-def test_each_report_the_question_names_gets_its_own_search() -> None:
-    from qa.retrieve import Filters, _parts
-
-    q = ("Did the Harbour Ledger report on the strike published on March 4, 2024 and the Valley "
-         "Wire report agree, and what did Orbit News say on 2024-03-09?")
-    asked = analyze(q, SOURCES)
-    got = [(f.sources, f.since, f.until) for _, f in _parts(asked, None)]
-    assert got == [(("The Harbour Ledger",), "2024-03-04", "2024-03-04"),
-                   (("Valley Wire",), "", ""),
-                   (("Orbit News | Space Desk",), "2024-03-09", "2024-03-09")]
-    # A user's filter still holds: an outlet it excludes is not searched, dates stay inside it.
-    narrowed = _parts(asked, Filters(sources=("Valley Wire",), since="2024-03-05"))
-    assert [(f.sources, f.since) for _, f in narrowed] == [(("Valley Wire",), "2024-03-05")]
