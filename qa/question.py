@@ -1,4 +1,4 @@
-"""What a question asks for: a yes/no verdict or an open answer, and the outlets it names."""
+"""What a question asks for: its form of answer, and the outlets, dates and publishers it names."""
 
 from __future__ import annotations
 
