@@ -170,10 +170,11 @@ def unknown_publishers(question: str, aliases: dict[str, set[str]]) -> list[str]
 
 
 _MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
-          r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?")
+          r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)")
+_ORD = r"(?:st|nd|rd|th)?"
 _DATE = re.compile(
-    rf"\b(?:{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}"
-    rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH},?\s+\d{{4}}"
+    rf"\b(?:(?P<m1>{_MONTH})\.?\s+(?P<d1>\d{{1,2}}){_ORD},?\s+(?P<y1>\d{{4}})"
+    rf"|(?P<d2>\d{{1,2}}){_ORD}\s+(?:of\s+)?(?P<m2>{_MONTH})\.?,?\s+(?P<y2>\d{{4}})"
     r"|\d{4}-\d{2}-\d{2})\b")
 
 
@@ -182,25 +183,15 @@ def named_dates(question: str) -> tuple[NamedDate, ...]:
     "2023-10-07"), in order."""
     out = []
     for m in _DATE.finditer(question):
-        text = re.sub(r"(\d)(?:st|nd|rd|th)\b", r"\1", m.group())
-        text = re.sub(r"\bof\s+|\.", " ", text).replace(",", " ")
-        text = " ".join(re.sub(r"\bSept\b", "Sep", text).split())
-        iso = normalize_date(text) or _month_day_year(text)
+        month = m.group("m1") or m.group("m2")
+        day, year = m.group("d1") or m.group("d2"), m.group("y1") or m.group("y2")
+        month = "Sep" if month == "Sept" else month
+        # One written form for the corpus's date parser: "7 Oct 2023" ("%d %b %Y").
+        text = f"{day} {month} {year}" if month else m.group()
+        iso = normalize_date(text)
         if iso:
             out.append(NamedDate(m.group(), m.start(), iso))
     return tuple(out)
-
-
-def _month_day_year(text: str) -> str:
-    from datetime import datetime
-
-    words = text.split()
-    for fmt in ("%B %d %Y", "%b %d %Y", "%d %B %Y", "%d %b %Y"):
-        try:
-            return datetime.strptime(" ".join(words), fmt).date().isoformat()
-        except ValueError:
-            continue
-    return ""
 
 
 def analyze(question: str, sources: Iterable[str] = ()) -> Analysis:

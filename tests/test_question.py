@@ -6,7 +6,7 @@ import pytest
 
 from qa.answer import build_prompt, judge, verify
 from qa.answer.judge import Thresholds
-from qa.question import analyze, is_yes_no, named_outlets, outlet_aliases
+from qa.question import analyze, is_yes_no, named_dates, named_outlets, outlet_aliases
 from qa.records import Passage
 
 SOURCES = ["The Harbour Ledger", "Valley Wire", "The Independent - Sports",
@@ -50,6 +50,17 @@ def test_outlet_names_must_be_proper_names_and_whole_words() -> None:
     assert named_outlets("At what Age do the players retire?", aliases) == ()  # not "The Age"
     assert [o.sources for o in named_outlets("What did Wired say?", aliases)] == [("Wired",)]
     assert named_outlets("What did the Ledger Times say?", aliases) == ()
+
+
+@pytest.mark.parametrize(("text", "dates"), [
+    ("published on October 7, 2023, and on Oct. 30 2023", ["2023-10-07", "2023-10-30"]),
+    ("on 2023-11-24 and on the 4th of November 2015", ["2023-11-24", "2015-11-04"]),
+    ("Sept 5, 2023 or September 6, 2023", ["2023-09-05", "2023-09-06"]),
+    ("May 3rd, 2022, June 1 2024 and 2 Jul. 2023", ["2022-05-03", "2024-06-01", "2023-07-02"]),
+    ("on Feb 30, 2023, in October 2023 or on Monday", []),
+])
+def test_calendar_dates_in_a_question(text: str, dates: list[str]) -> None:
+    assert [d.iso for d in named_dates(text)] == dates
 
 
 def test_analysis_combines_form_and_outlets() -> None:
