@@ -164,13 +164,12 @@ def contradicts(sentence: str, question: str, passage_text: str) -> bool:
         and not _NEGATION.search(passage_text)
 
 
-def _supporters(toks: set[str], basis: set[str], p_tokens: list[set[str]], cited: list[int],
-                threshold: float) -> list[int]:
+def _supporters(toks: set[str], basis: set[str], p_tokens: list[set[str]], scores: list[float],
+                cited: list[int], threshold: float) -> list[int]:
     """The passages that support a sentence: its cited ones that each do; else the passage that
     supports it best, if it does; else the fewest passages (at most three, its cited ones
     first) that support it together, each adding some of its words (a sentence comparing two
-    reports rests on both)."""
-    scores = [support(toks, basis, pt) for pt in p_tokens]
+    reports rests on both). `scores` are each passage's `support` of the sentence alone."""
     good = [i for i in cited if scores[i] >= threshold]
     if good:
         return good
@@ -222,7 +221,8 @@ def verify(
         if not toks:
             continue
         cited = [n - 1 for n in dict.fromkeys(claim.cited) if 1 <= n <= len(passages)]
-        good = _supporters(toks, basis, p_tokens, cited, threshold)
+        scores = [support(toks, basis, pt) for pt in p_tokens]
+        good = _supporters(toks, basis, p_tokens, scores, cited, threshold)
         if good:
             # Names and numbers must all be in the passages (or the question): "Norwegian
             # Juniper" is not supported by "Nordic Juniper", nor 1997 by 1987.
@@ -234,7 +234,7 @@ def verify(
             unsupported.append(claim.sentence)
             continue
         backing.update(good)
-        backing.update(i for i, pt in enumerate(p_tokens) if support(toks, basis, pt) >= threshold)
+        backing.update(i for i, score in enumerate(scores) if score >= threshold)
         for i in good:
             if i not in quotes:
                 s, e, _ = best_quote(toks, basis, passages[i])
