@@ -24,7 +24,6 @@ from qa.errors import IndexMissingError, QuestionError
 from qa.index.reader import list_articles, read_article
 from qa.index.store import Store
 from qa.models import LLM, Embedder, complete, make_llm, until_runaway
-from qa.question import analyze
 from qa.records import Answer, Article, Passage, RebuildSummary
 from qa.retrieve import Filters, Retrieval, Retriever
 
@@ -113,7 +112,7 @@ class Engine:
         t0 = time.perf_counter()
         question = self._check(question)
         found = self.retriever.search(question, top_k, _filters(filters))
-        asked = found.asked or analyze(question)
+        asked = found.asked
         thresholds = Thresholds.from_settings(self.settings)
         if not found.passages or asked.unknown:  # nothing for the model to read
             verdict = judge(question, "", found.passages, thresholds, found.idf, asked.yes_no,
@@ -134,15 +133,14 @@ class Engine:
                  verdict.reason, verdict.verified.evidence)
         yield to_answer(question, verdict, found.passages, time.perf_counter() - t0)
 
-    def prompt(self, found: Retrieval, yes_no: bool | None = None) -> Prompt:
+    def prompt(self, found: Retrieval) -> Prompt:
         """The prompt of one answer: the passages, each cut to its budget, and the question in
         the form of answer it needs (a verdict for a yes/no question)."""
         s = self.settings
         budgets = source_budgets(found.query, found.passages, s.source_chars,
                                  s.weak_source_chars, s.min_evidence, found.idf)
-        asked = found.asked or analyze(found.query)
-        if yes_no is None:
-            yes_no = asked.yes_no
+        asked = found.asked
+        yes_no = asked.yes_no
         # Outlets, dates and titles are evidence for a question that names reports or asks for
         # a verdict on them; otherwise the 0.5B model answers with a title it was shown (dev
         # accuracy 0.7 -> 0.3 with them, docs/benchmarks.md).

@@ -194,9 +194,12 @@ def named_dates(question: str) -> tuple[NamedDate, ...]:
     return tuple(out)
 
 
-def analyze(question: str, sources: Iterable[str] = ()) -> Analysis:
-    """The form of answer the question needs, the outlets (of `sources`) it names, the
-    publishers it names that are none of them, and the dates it names."""
-    aliases = outlet_aliases(sources)
+def analyze(question: str, sources: Iterable[str] = (),
+            aliases: dict[str, set[str]] | None = None) -> Analysis:
+    """The form of answer the question needs, the outlets (of `sources`, or of their
+    `outlet_aliases` when given) it names, the publishers it names that are none of them, and
+    the dates it names."""
+    if aliases is None:
+        aliases = outlet_aliases(sources)
     return Analysis(question, is_yes_no(question), named_outlets(question, aliases),
                     tuple(unknown_publishers(question, aliases)), named_dates(question))

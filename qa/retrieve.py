@@ -92,6 +92,7 @@ class Retriever:
         self.store = store
         self.embedder = embedder
         self._sparse: Any = None
+        self._outlets: tuple[int, dict[str, set[str]]] | None = None
         self._lock = threading.Lock()
 
     def _sparse_for(self, gen: int) -> Any:
@@ -101,6 +102,18 @@ class Retriever:
             if self._sparse is None or self._sparse.generation != gen:
                 self._sparse = SparseIndex.load(self.settings, self.store, gen)
             return self._sparse
+
+    def _outlets_for(self, sparse: Any) -> dict[str, set[str]]:
+        """The outlet aliases of a generation's sources (none for a single source), built once
+        per generation: every question is matched against them."""
+        from qa.question import outlet_aliases
+
+        with self._lock:
+            if self._outlets is None or self._outlets[0] != sparse.generation:
+                sources = {s for s in sparse.meta[SOURCE] if s}
+                aliases = outlet_aliases(sources) if len(sources) > 1 else {}
+                self._outlets = (sparse.generation, aliases)
+            return self._outlets[1]
 
     def sparse(self) -> Any:
         """The BM25 index of the generation last retrieved from (None before any retrieval)."""
@@ -160,13 +173,12 @@ class Retriever:
         search = _Search(col, sparse, qvec, gen, self)
 
         ranked = search.fused(query, pool, filters)
-        sources = sorted({s for s in sparse.meta[SOURCE] if s})
-        asked = analyze(query, sources if len(sources) > 1 else ())
-        per_part = [search.fused(q, pool, f) for q, f in _parts(asked, filters)]
+        asked = analyze(query, aliases=self._outlets_for(sparse))
+        per_part = [search.fused(query, pool, f) for f in _parts(asked, filters)]
         cap = 1 if per_part else self.settings.per_article
         best = diversify(ranked, per_part, k, chunk_article, cap)
         if not best:
-            return Retrieval(query, [], sparse.idf, asked)
+            return Retrieval(query, [], asked, sparse.idf)
         got = col.get(ids=best, include=["metadatas", "documents", "embeddings"])
         by_id = {
             rid: (got["metadatas"][i], got["documents"][i], got["embeddings"][i])
@@ -179,7 +191,7 @@ class Retriever:
             meta, doc, emb = by_id[cid]
             sim = float(np.dot(np.asarray(emb, dtype=np.float32), qvec))
             out.append(passage_from_row(cid, meta, doc, round(sim, 4)))
-        return Retrieval(query, out, sparse.idf, asked)
+        return Retrieval(query, out, asked, sparse.idf)
 
 
 class _Search:
@@ -211,10 +223,10 @@ class _Search:
 DATE_REACH = 120
 
 
-def _parts(asked: Analysis, filters: Filters | None) -> list[tuple[str, Filters]]:
-    """One search per report the question names, in its order: an outlet on a date, an
-    outlet, or a date; each narrows `filters` and asks the whole question (asking only the
-    clause that names the report measured no better)."""
+def _parts(asked: Analysis, filters: Filters | None) -> list[Filters]:
+    """The filter of one search per report the question names, in its order: an outlet on a
+    date, an outlet, or a date; each narrows `filters`. Each search asks the whole question
+    (asking only the clause that names the report measured no better)."""
     base = filters or Filters()
     parts: list[tuple[int, Filters]] = []
     dated: set[int] = set()
@@ -232,7 +244,7 @@ def _parts(asked: Analysis, filters: Filters | None) -> list[tuple[str, Filters]
             if f is not None:
                 parts.append((o.start, f))
     parts.sort(key=lambda p: p[0])
-    return [(asked.question, f) for _, f in parts]
+    return [f for _, f in parts]
 
 
 def _narrow(base: Filters, sources: tuple[str, ...], iso: str) -> Filters | None:
@@ -284,5 +296,5 @@ class Retrieval:
 
     query: str
     passages: list[Passage]
+    asked: Analysis  # the question's form, the outlets and dates it names, unknown publishers
     idf: Callable[[str], float] | None = None
-    asked: Analysis | None = None  # the question's form, outlets named, publishers unknown
