@@ -117,6 +117,12 @@ class Settings(BaseSettings):
     llm_model_path: Path | None = Field(
         None, description="Any GGUF file; overrides llm_model."
     )
+    verdict_model: Literal["", "qwen-0.5b", "qwen-1.5b"] = Field(
+        "",
+        description="The bundled model that decides Yes or No for a yes/no question, from one "
+        "reading of the sources ('': the answer model). qwen-1.5b tells Yes from No far better "
+        "than qwen-0.5b (docs/benchmarks.md) and needs the model-1.5b extra.",
+    )
     model_cache_dir: Path | None = Field(
         None,
         description="Where bundled GGUF models are assembled and the ONNX embedding export is "

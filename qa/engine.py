@@ -19,11 +19,12 @@ from qa.answer import (
     usable_history,
 )
 from qa.answer.condense import History
+from qa.answer.verdict import VERDICTS, verdict_word, yes_no_reply
 from qa.config import Settings
 from qa.errors import IndexMissingError, QuestionError
 from qa.index.reader import list_articles, read_article
 from qa.index.store import Store
-from qa.models import LLM, Embedder, complete, make_llm, until_runaway
+from qa.models import LLM, Embedder, choose, complete, make_llm, until_runaway
 from qa.records import Answer, Article, Passage, RebuildSummary
 from qa.retrieve import Filters, Retrieval, Retriever
 
@@ -49,7 +50,9 @@ class Engine:
         self._store: Store | None = None
         self._retriever: Retriever | None = None
         # One lock per component: loading the LLM must not block a status query of the index.
-        self._locks = {k: threading.Lock() for k in ("embedder", "llm", "store", "retriever")}
+        self._verdict_llm: LLM | None = None
+        self._locks = {k: threading.Lock()
+                       for k in ("embedder", "llm", "verdict", "store", "retriever")}
 
     # --- components, loaded lazily -------------------------------------------------------------
 
@@ -66,6 +69,22 @@ class Engine:
             if self._llm is None:
                 self._llm = make_llm(self.settings)
             return self._llm
+
+    @property
+    def verdict_llm(self) -> LLM:
+        """The model that decides yes/no verdicts: `verdict_model`, else the answer model."""
+        s = self.settings
+        if not s.verdict_model or (self._llm is None and s.llm_backend == "llama-cpp"
+                                   and s.llm_model_path is None
+                                   and s.verdict_model == s.llm_model):
+            return self.llm
+        with self._locks["verdict"]:
+            if self._verdict_llm is None:
+                from qa.models.llama_cpp import LlamaCppLLM
+
+                self._verdict_llm = LlamaCppLLM.shared(s.model_copy(update={
+                    "llm_model": s.verdict_model, "llm_model_path": None}))
+            return self._verdict_llm
 
     @property
     def store(self) -> Store:
@@ -120,7 +139,12 @@ class Engine:
             yield to_answer(question, verdict, found.passages, time.perf_counter() - t0)
             return
         messages = self.prompt(found).messages
-        if streaming:
+        if asked.yes_no:
+            word = verdict_word(choose(self.verdict_llm, messages, VERDICTS))
+            text = yes_no_reply(word, found.query, asked, found.passages, found.idf)
+            if streaming:
+                yield text
+        elif streaming:
             reply = []
             for delta in until_runaway(self.llm.stream(messages, self.settings.llm_max_tokens)):
                 reply.append(delta)

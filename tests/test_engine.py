@@ -219,3 +219,16 @@ def test_as_query_engine(engine_factory) -> None:
     resp = qe.query(SEED_QUESTION)
     assert "opposition" in str(resp)
     assert resp.source_nodes[0].node.metadata["article_id"] == "russia-pushes-for-peace-talks.txt"
+
+
+@pytest.mark.parametrize("word", ["Yes", "No"])
+def test_a_yes_no_answer_is_the_models_verdict_then_quoted_sources(engine_factory, word) -> None:
+    engine = engine_factory([f"{word}, it did."])
+    q = "Did Russia invite Syrian opposition representatives to a consultation in Moscow?"
+    a = engine.ask(q)
+    assert not a.refused and a.text.startswith(f"{word}. ")
+    assert engine.llm.calls == [engine.prompt(engine.retriever.search(q)).messages]
+    assert a.citations
+    for c in a.citations:  # every word after the verdict is a source's own
+        assert c.quote in a.text
+        assert engine.article(c.article_id).text[c.start:c.end] == c.quote

@@ -66,8 +66,27 @@ def test_a_yes_no_question_is_asked_for_a_verdict_over_both_reports(engine) -> N
     assert "Start with Yes or No" in user
     assert "(Sky Sports, 2023-10-28, " in user and "(The Guardian, 2023-10-28, " in user
     a = engine.ask(q)
-    # The 0.5B model often gives no verdict here; when it answers, the verdict leads.
-    assert a.refused or (a.text.startswith(("Yes. ", "No. ")) and a.citations)
+    assert not a.refused and a.text.startswith(("Yes. ", "No. "))
+    assert {engine.article(c.article_id).source for c in a.citations} == {"Sky Sports",
+                                                                          "The Guardian"}
+    for c in a.citations:
+        assert c.quote in a.text
+        assert engine.article(c.article_id).text[c.start:c.end] == c.quote
+
+
+@pytest.mark.parametrize(("fact", "verdict"), [
+    ("The ferry to Skarholm left at noon on Friday, as it does every week.", "Yes"),
+    ("The ferry to Skarholm was cancelled on Friday because of the storm.", "No"),
+])
+def test_the_local_model_chooses_the_verdict_its_source_states(engine, fact, verdict) -> None:
+    from qa.models import choose
+
+    messages = [{"role": "user", "content": f"Source [1]: {fact}\n\nAnswer this yes/no "
+                 "question using the source. Start with Yes or No: Did the ferry to Skarholm "
+                 "leave on Friday?"}]
+    p = choose(engine.llm, messages, ("Yes", "No"))
+    assert abs(p["Yes"] + p["No"] - 1.0) < 1e-6
+    assert max(p, key=p.get) == verdict
 
 
 def test_an_outlet_the_archive_lacks_is_refused_without_the_model(engine) -> None:

@@ -8,7 +8,15 @@
 from __future__ import annotations
 
 from qa.config import Settings
-from qa.models.base import LLM, BaseLLM, Message, ScriptedLLM, complete, until_runaway
+from qa.models.base import (
+    LLM,
+    BaseLLM,
+    Message,
+    ScriptedLLM,
+    choose,
+    complete,
+    until_runaway,
+)
 from qa.models.bundled import model_path
 from qa.models.embed import Embedder, backend_hint
 
@@ -19,6 +27,7 @@ __all__ = [
     "Message",
     "ScriptedLLM",
     "backend_hint",
+    "choose",
     "complete",
     "make_llm",
     "model_path",

@@ -31,6 +31,31 @@ class BaseLLM:
         """The whole reply in one piece."""
         return "".join(until_runaway(self.stream(messages, max_tokens)))
 
+    def choose(self, messages: list[Message], options: tuple[str, ...]) -> dict[str, float]:
+        """How likely the reply starts with each option, normalized over the options.
+
+        A backend without token probabilities writes a short reply: the option it starts with
+        gets 1.0 (all get an equal share when it starts with none)."""
+        return choice_of(self.complete(messages, 4), options)
+
+
+def choice_of(reply: str, options: tuple[str, ...]) -> dict[str, float]:
+    """The options scored by a written reply: 1.0 for the one it starts with."""
+    first = re.match(r"\W*(\w+)", reply)
+    word = first.group(1).lower() if first else ""
+    hit = [o for o in options if o.lower() == word]
+    if not hit:
+        return {o: 1.0 / len(options) for o in options}
+    return {o: 1.0 if o == hit[0] else 0.0 for o in options}
+
+
+def choose(llm: LLM, messages: list[Message], options: tuple[str, ...]) -> dict[str, float]:
+    """The backend's `choose` when it has one, else the options scored by a short reply."""
+    own = getattr(llm, "choose", None)
+    if own is not None:
+        return own(messages, options)
+    return choice_of(complete(llm, messages, 4), options)
+
 
 def complete(llm: LLM, messages: list[Message], max_tokens: int) -> str:
     """The whole reply in one piece: the backend's `complete` when it has one (a fake given

@@ -70,6 +70,7 @@ class LlamaCppLLM(BaseLLM):
         self.path = path
         self.n_ctx = n_ctx
         self._lock = threading.Lock()
+        self._formatter: Any = None
         self.amx_disabled = has_amx_kernels()
         try:
             with _without_extra_buffers() if self.amx_disabled else contextlib.nullcontext():
@@ -107,3 +108,43 @@ class LlamaCppLLM(BaseLLM):
             except ValueError as exc:  # e.g. the prompt exceeds the context window
                 raise LLMError(f"The local model failed: {exc}. Lower top_k or raise "
                                "QA_LLM_CONTEXT.") from exc
+
+    def choose(self, messages: list[Message], options: tuple[str, ...]) -> dict[str, float]:
+        """How likely the reply's first token is each option's first token, from one prompt
+        evaluation (no generation), normalized over the options."""
+        import numpy as np
+        from llama_cpp import llama_cpp as api
+
+        with self._lock:
+            try:
+                tokens = self._prompt_tokens(messages)
+                if len(tokens) >= self.n_ctx:
+                    raise ValueError(f"the prompt has {len(tokens)} tokens, the context "
+                                     f"{self.n_ctx}")
+                self.llama.reset()
+                self.llama.eval(tokens)
+            except (ValueError, RuntimeError) as exc:
+                raise LLMError(f"The local model failed: {exc}. Lower top_k or raise "
+                               "QA_LLM_CONTEXT.") from exc
+            logits = np.ctypeslib.as_array(api.llama_get_logits_ith(self.llama.ctx, -1),
+                                           shape=(self.llama.n_vocab(),)).astype(np.float64)
+        firsts = [self.llama.tokenize(o.encode("utf-8"), add_bos=False)[0] for o in options]
+        scores = np.array([logits[t] for t in firsts])
+        weights = np.exp(scores - scores.max())
+        return dict(zip(options, (float(w) for w in weights / weights.sum()), strict=True))
+
+    def _prompt_tokens(self, messages: list[Message]) -> list[int]:
+        """The tokens `create_chat_completion` would evaluate for these messages: the model's
+        own chat template, ready for the assistant's reply."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        if self._formatter is None:
+            template = self.llama.metadata.get("tokenizer.chat_template")
+            if not template:
+                raise LLMError(f"{self.path.name} has no chat template; use a chat model.")
+            model = self.llama._model
+            self._formatter = Jinja2ChatFormatter(
+                template=template, eos_token=model.token_get_text(self.llama.token_eos()),
+                bos_token=model.token_get_text(self.llama.token_bos()))
+        prompt = self._formatter(messages=messages).prompt
+        return self.llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
