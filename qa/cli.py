@@ -324,5 +324,14 @@ def migrate(index_dir: Path | None, chroma_url: str | None, to_url: str | None,
     _run(go)
 
 
+def _register() -> None:
+    from qa.cli_news import add_cmd, feeds_cmd
+
+    main.add_command(add_cmd)
+    main.add_command(feeds_cmd)
+
+
+_register()
+
 if __name__ == "__main__":  # pragma: no cover
     main(prog_name=os.path.basename(sys.argv[0]))

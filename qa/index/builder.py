@@ -13,6 +13,7 @@ from qa.config import Settings
 from qa.corpus import count_files, file_of
 from qa.errors import ConfigError, CorpusError, IndexError_
 from qa.index import events, pipeline
+from qa.index.dedup import Dedup
 from qa.index.events import Progress, RebuildEvent
 from qa.index.filestats import FileStats, UnchangedFile
 from qa.index.generations import collect_garbage, retire, roll_back
@@ -91,6 +92,7 @@ class _Rebuild:
         self.existing: dict[str, str] = {}  # article id -> content hash, in generation gen
         self.chunks_of: dict[str, Any] = {}  # article id -> its number of chunks
         self.seen: set[str] = set()
+        self.dedup = Dedup()
         self.replaced: list[str] = []  # changed articles, whose old records are retired
         self.batch = _Batch()
         self.dirty = False  # the state record says a rebuild is writing
@@ -142,6 +144,7 @@ class _Rebuild:
         for _, meta, _ in self.store.iter_records("articles", live(self.gen),
                                                   include=["metadatas"]):
             aid, content_hash, n = article_hash(meta)
+            self.dedup.remember(meta)
             self.existing[aid] = content_hash
             self.chunks_of[aid] = n
         # Files whose stat is unchanged since the last rebuild are not read (not with --full).
@@ -176,6 +179,8 @@ class _Rebuild:
         if isinstance(item, UnchangedFile):
             fresh = [aid for aid in item.article_ids if aid not in self.seen]
             self.seen.update(fresh)
+            for aid in fresh:
+                self.dedup.keep_unchanged(aid)
             summary.unchanged += len(fresh)
             for _ in fresh:
                 self.emit(events.ArticleRead(changed=False))
@@ -191,6 +196,10 @@ class _Rebuild:
             summary.skipped.append(Skipped(article.source_path, where,
                                            "duplicate article id in the corpus"))
             files.taint(article.source_path)
+            return
+        duplicate = self.dedup.duplicate(article)
+        if duplicate is not None:
+            self.take_note(duplicate)
             return
         self.seen.add(article.id)
         files.article(article.source_path, article.id)
