@@ -108,6 +108,19 @@ def wordpress(r: dict) -> tuple[str, str]:
     return head + body, r["url"]
 
 
+def _inline_extras(text: str) -> str:
+    """Paragraphs with what sites put between them: a photo, an inline related box, an ad."""
+    paras = _ps(text).split("\n")
+    related = "".join(f'<li><a href="/x{i}">{t}</a></li>' for i, t in enumerate(RELATED))
+    extras = ('<figure class="photo"><img src="/p.jpg" alt=""><figcaption>Photo: agency'
+              '</figcaption></figure>',
+              f'<div class="inline-related"><h4>Related</h4><ul>{related}</ul></div>',
+              f'<div class="ad-slot"><p>{BOILERPLATE[10]}</p></div>')
+    for i, extra in enumerate(extras):
+        paras.insert(2 + 2 * i, extra)
+    return "\n".join(paras)
+
+
 def jsonld(r: dict) -> tuple[str, str]:
     """A news site: JSON-LD NewsArticle, OpenGraph, cookie banner, related list, paywall box."""
     ld = json.dumps({"@context": "https://schema.org", "@type": "NewsArticle",
@@ -119,8 +132,8 @@ def jsonld(r: dict) -> tuple[str, str]:
              f'<meta property="og:site_name" content="{html.escape(r["source"])}">'
              f'<script type="application/ld+json">{ld}</script>')
     body = (f"<body>{_cookie()}<header>{_nav()}</header><main><article>"
-            f'<h1>{html.escape(r["title"])}</h1><div class="article-body">{_ps(r["text"])}'
-            f'</div><div class="ad-slot"><p>{BOILERPLATE[10]}</p></div></article>'
+            f'<h1>{html.escape(r["title"])}</h1><div class="article-body">'
+            f'{_inline_extras(r["text"])}</div></article>'
             f'<section class="paywall"><p>{BOILERPLATE[11]}</p></section></main>'
             f"{_related()}{_footer()}</body></html>")
     return _head(r["title"], extra) + body, r["url"]
