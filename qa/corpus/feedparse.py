@@ -52,12 +52,14 @@ def _rss_entry(url: str, raw: Any) -> Entry | None:
     if raw.get("content"):
         content = str(raw.content[0].get("value", ""))
     content = content or str(raw.get("summary", ""))
-    stamp = str(raw.get("updated", "") or raw.get("published", ""))
+    # dict.get: feedparser's own get maps a missing "updated" to "published", with a warning.
+    updated, published = dict.get(raw, "updated", ""), dict.get(raw, "published", "")
+    stamp = str(updated or published)
     return Entry(
         key=str(raw.get("id", "") or link), link=link,
         title=" ".join(str(raw.get("title", "")).split()),
         version=stamp + "|" + _digest(str(raw.get("title", "")) + content),
-        content=content, date=normalize_date(raw.get("published") or raw.get("updated")),
+        content=content, date=normalize_date(published or updated),
         author=str(raw.get("author", "")).strip(),
     )
 

@@ -165,6 +165,11 @@ class _Rebuild:
                     current_file = file_of(item)
                     self.emit(events.FileRead(current_file))
                 self.take(item, chunks)
+            notes, orphans = self.dedup.settle(self.seen)
+            for article, chunks in orphans:
+                self.take(article, chunks, dedup=False)
+            for note in notes:
+                self.take_note(note)
             self.flush()
             self.writer.drain()
         finally:
@@ -173,14 +178,12 @@ class _Rebuild:
     def needs_chunks(self, article: Article) -> bool:
         return self.full or self.existing.get(article.id) != article.content_hash
 
-    def take(self, item: Any, chunks: list[Chunk] | None) -> None:
+    def take(self, item: Any, chunks: list[Chunk] | None, dedup: bool = True) -> None:
         """Count one corpus item and queue a changed article for embedding."""
         summary, files = self.summary, self.files
         if isinstance(item, UnchangedFile):
             fresh = [aid for aid in item.article_ids if aid not in self.seen]
             self.seen.update(fresh)
-            for aid in fresh:
-                self.dedup.keep_unchanged(aid)
             summary.unchanged += len(fresh)
             for _ in fresh:
                 self.emit(events.ArticleRead(changed=False))
@@ -197,10 +200,8 @@ class _Rebuild:
                                            "duplicate article id in the corpus"))
             files.taint(article.source_path)
             return
-        duplicate = self.dedup.duplicate(article)
-        if duplicate is not None:
-            self.take_note(duplicate)
-            return
+        if dedup and self.dedup.hold(article, chunks):
+            return  # a second copy: settled once the whole corpus is read (read_and_embed)
         self.seen.add(article.id)
         files.article(article.source_path, article.id)
         if chunks is None:
