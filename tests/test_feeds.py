@@ -177,3 +177,34 @@ def test_remove_keeps_the_stored_articles(tmp_path: Path, server: NewsServer) ->
         remove_feed(s, server.url("/feed.json"))
     leftovers = [p for p in Path(s.corpus_dir).rglob("*") if p.name.startswith(".qa-partial-")]
     assert leftovers == []
+
+
+@pytest.mark.slow
+def test_a_kill_during_a_pull_leaves_no_half_written_article(tmp_path: Path,
+                                                              server: NewsServer) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    for p in PAGES[:10]:
+        server.routes[p.path].delay = 0.4  # slow pages: the kill lands mid-pull
+    server.routes["/ten.xml"] = Route(rss([(server.url(p.path), p, 1) for p in PAGES[:10]]))
+    s = _settings(tmp_path)
+    add_feed(s, server.url("/ten.xml"))
+    cmd = [sys.executable, "-m", "qa", "feeds", "pull", "--corpus", str(s.corpus_dir),
+           "--index", str(s.index_dir), "--allow-private"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while proc.poll() is None and len(_stored(s)) < 3:
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    texts = {p.title: p.text for p in PAGES[:10]}
+    first = _stored(s)
+    assert 3 <= len(first) < 10  # killed part-way
+    assert all(a.text == texts[a.title] for a in first.values())  # each one whole
+    report = pull(s)  # the next pull completes the rest
+    assert len(report.added) == 10 - len(first) and report.failed == []
+    assert {a.title: a.text for a in _stored(s).values()} == texts

@@ -70,3 +70,54 @@ def test_the_same_article_twice_is_indexed_once_and_the_summary_names_the_kept_c
 SEED_NAME = "russia-pushes-for-peace-talks.txt"
 SEED_TEXT = Path(__file__).resolve().parent.parent / "corpus" / SEED_NAME
 
+
+
+def test_ui_add_from_url_stores_rebuilds_and_reports_each_url(tmp_path: Path, settings,
+                                                              embedder) -> None:
+    from qa.engine import Engine
+    from qa.models import ScriptedLLM
+    from qa.ui.handlers import Handlers
+    from qa.ui.news import add_from_url_handler
+
+    s = settings.model_copy(update={"allow_private_urls": True})
+    rebuild(s, embedder=embedder)
+    h = Handlers(Engine(s, llm=ScriptedLLM([]), embedder=embedder), s)
+    with NewsServer() as srv:
+        srv.routes[PAGES[2].path] = Route(PAGES[2].html.encode())
+        add = add_from_url_handler(h)
+        note, box, _status, table, *_ = add(
+            f"{srv.url(PAGES[2].path)}\n{srv.url('/gone')}", "", progress=lambda *a, **k: None)
+    assert f"✓ {PAGES[2].title}" in note.replace("\\", "")
+    assert f"{srv.url('/gone')}: the server answered HTTP 404" in note.replace("\\", "")
+    assert "Index updated: 1 added" in note and box == ""
+    assert any(PAGES[2].title in str(row) for row in table)
+
+
+def test_pull_every_pulls_and_updates_the_index(tmp_path: Path, settings, embedder) -> None:
+    import threading
+
+    from qa.engine import Engine
+    from qa.feeds import add_feed
+    from qa.models import ScriptedLLM
+    from qa.ui.news import parse_every, start_pulling
+
+    from .test_feeds import rss
+
+    assert parse_every("30m") == 1800 and parse_every("2h") == 7200
+    s = settings.model_copy(update={"allow_private_urls": True})
+    rebuild(s, embedder=embedder)
+    engine = Engine(s, llm=ScriptedLLM([]), embedder=embedder)
+    with NewsServer() as srv:
+        srv.routes[PAGES[3].path] = Route(PAGES[3].html.encode())
+        srv.routes["/rss.xml"] = Route(rss([(srv.url(PAGES[3].path), PAGES[3], 2)]))
+        add_feed(s, srv.url("/rss.xml"))
+        stop = threading.Event()
+        t = start_pulling(engine, s, 3600, stop)
+        deadline = 600
+        while deadline and len(_indexed(s)) < 2:
+            stop.wait(0.1)
+            deadline -= 1
+        stop.set()
+        t.join(timeout=60)
+    assert any(aid.startswith("feeds/") for aid in _indexed(s))
+    assert srv.hits["/rss.xml"] == 1  # one pull: the next waits for the interval
