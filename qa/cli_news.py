@@ -147,9 +147,11 @@ def feeds_pull(corpus_dir: Path | None, index_dir: Path | None,
             report = pull(settings, progress=bar)
         finally:
             bar.close()
+        changed = report.added or report.updated
         if not as_json:
             click.echo(report.line())
-        changed = report.added or report.updated
+            if changed and not then_rebuild:
+                click.echo("Run `qa rebuild` (or pull with --rebuild) to make them searchable.")
         summary = _rebuild(settings) if then_rebuild and changed else None
         out = {k: getattr(report, k) for k in ("feeds", "not_modified", "added", "updated",
                                                "unchanged")}

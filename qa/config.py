@@ -61,7 +61,10 @@ class Settings(BaseSettings):
         False, description="Fetch from private, loopback and link-local addresses too (your "
         "own network). Off: such URLs are refused.",
     )
-    fetch_timeout: float = Field(20.0, gt=0, description="Seconds to wait for a page or feed.")
+    fetch_timeout: float = Field(
+        20.0, gt=0, description="Seconds to wait for a page or feed to answer, and again for "
+        "it to arrive in full.",
+    )
     fetch_max_bytes: int = Field(
         5_000_000, gt=0, description="Largest page or feed downloaded, in bytes."
     )

@@ -20,7 +20,7 @@ from qa.config import Settings
 from qa.corpus.extract import Extracted, extract_article
 from qa.corpus.feedparse import Entry, parse_feed
 from qa.corpus.fetch import Limits, check_address, fetch, new_client
-from qa.corpus.urls import canonical_url
+from qa.corpus.urls import canonical_url, tidy_url
 from qa.corpus.webfiles import article_path, page_article, write_article
 from qa.errors import ConfigError, FetchError
 from qa.records import RebuildSummary
@@ -116,7 +116,7 @@ def pull(settings: Settings, rebuild: bool = False, progress: Progress | None = 
                 _pull_feed(settings, feed, limits, client, report)
                 report.feeds += 1
             except FetchError as exc:
-                log.warning("%s", exc)
+                log.info("%s", exc)
                 report.failed.append((feed["url"], str(exc)))
             save_state(settings, feeds)
     if progress:
@@ -168,7 +168,7 @@ def _entry_article(entry: Entry, limits: Limits, client: Any) -> Extracted:
         log.info("%s: the page failed; using the feed's text", entry.link)
     return Extracted(
         title=article.title or entry.title, text=article.text,
-        url=article.url or entry.link, date=article.date or entry.date,
+        url=article.url or tidy_url(entry.link), date=article.date or entry.date,
         author=article.author or entry.author, source=article.source,
     )
 
@@ -178,8 +178,9 @@ def _from_feed_content(entry: Entry) -> Extracted | None:
         return None
     if "<" not in entry.content:
         text = "\n\n".join(p.strip() for p in entry.content.split("\n\n") if p.strip())
-        return Extracted(title=entry.title, text=text, url=entry.link)
+        return Extracted(title=entry.title, text=text, url=tidy_url(entry.link))
     found = extract_article(f"<html><body><article>{entry.content}</article></body></html>")
     if found is None:
         return None
-    return Extracted(title=entry.title or found.title, text=found.text, url=entry.link)
+    return Extracted(title=entry.title or found.title, text=found.text,
+                     url=tidy_url(entry.link))

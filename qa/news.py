@@ -52,7 +52,7 @@ def add_urls(settings: Settings, urls: Iterable[str], rebuild: bool = True,
             try:
                 report.added.append(add_one(settings, url, limits, client))
             except FetchError as exc:
-                log.warning("%s", exc)
+                log.info("%s", exc)
                 report.failed.append((url, str(exc)))
     if rebuild and any(a.changed for a in report.added):
         from qa.index import rebuild as run_rebuild

@@ -16,6 +16,7 @@ class Route:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds before answering (a slow page)
+    drip: float = 0.0  # seconds between 1 kB pieces of the body (a trickling server)
     etag: str = ""  # answer 304 to a request carrying it in If-None-Match
     last_modified: str = ""  # answer 304 to a request carrying it in If-Modified-Since
 
@@ -79,8 +80,14 @@ class NewsServer:
             if route.last_modified:
                 h.send_header("Last-Modified", route.last_modified)
             h.end_headers()
-            if route.status != 304:
+            if route.status == 304:
+                return
+            if not route.drip:
                 h.wfile.write(route.body)
+            for i in range(0, len(route.body) if route.drip else 0, 1024):
+                h.wfile.write(route.body[i:i + 1024])
+                h.wfile.flush()
+                time.sleep(route.drip)
         except (BrokenPipeError, ConnectionResetError):
             pass
 

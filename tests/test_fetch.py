@@ -30,6 +30,7 @@ def server():
         srv.routes["/loop"] = Route(status=302, headers={"Location": "/loop"})
         srv.routes["/broken"] = Route(b"<html><body>oops</body></html>", status=500)
         srv.routes["/slow"] = Route(good, delay=3.0)
+        srv.routes["/trickle"] = Route(good, drip=0.25)
         srv.routes["/huge"] = Route(good + b"<p>" + b"word " * 400_000 + b"</p>")
         srv.routes["/binary"] = Route(bytes(range(256)) * 64)
         srv.routes["/image"] = Route(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64,
@@ -97,6 +98,7 @@ def test_every_failure_names_the_url_and_the_others_are_still_added(
     closed = NewsServer()  # bound, never serving: its port refuses connections
     closed.httpd.server_close()
     bad = {"/nope": "HTTP 404", "/broken": "HTTP 500", "/slow": "timeout",
+           "/trickle": "took over 1 s to arrive",
            "/huge": "fetch_max_bytes", "/binary": "not an HTML page",
            "/image": "image/png, not an HTML page", "/empty": "no article text",
            "/loop": "more than 5 redirects"}
@@ -117,3 +119,15 @@ def test_each_redirect_hop_is_checked(server: NewsServer) -> None:
     with new_client() as client, pytest.raises(FetchError, match="only http:// and https://"):
         fetch(server.url("/to-file"), Limits(allow_private=True), client)
     assert server.hits["/to-file"] == 1
+
+
+def test_a_page_in_another_charset_is_decoded_by_its_meta_tag(tmp_path: Path,
+                                                              server: NewsServer) -> None:
+    p = PAGES[5]
+    page = p.html.replace('<meta charset="utf-8">', '<meta charset="iso-8859-1">')
+    page = page.replace(p.text[:30], "Café owners in Zürich said ")
+    server.routes["/latin1"] = Route(page.encode("latin-1", errors="replace"),
+                                     content_type="text/html")
+    with new_client() as client:
+        got = page_article("x", fetch(server.url("/latin1"), Limits(allow_private=True), client))
+    assert got.text.startswith("Café owners in Zürich said ")

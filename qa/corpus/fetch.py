@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -14,6 +16,7 @@ from qa.errors import FetchError
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 _REDIRECTS = (301, 302, 303, 307, 308)
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_-]{2,40})""", re.I)
 
 
 @dataclass(frozen=True)
@@ -43,9 +46,12 @@ class Response:
     charset: str = ""
 
     def text(self) -> str:
-        """The body decoded by its declared charset (UTF-8 when none is declared)."""
+        """The body decoded by the charset its headers or its <meta> declare (else UTF-8)."""
+        charset = self.charset
+        if not charset and (m := _META_CHARSET.search(self.body[:4096])):
+            charset = m.group(1).decode("ascii")
         try:
-            return self.body.decode(self.charset or "utf-8", errors="replace")
+            return self.body.decode(charset or "utf-8", errors="replace")
         except LookupError:
             return self.body.decode("utf-8", errors="replace")
 
@@ -93,10 +99,14 @@ def _read(url: str, final: str, resp: httpx.Response, limits: Limits) -> Respons
     if declared.isdigit() and int(declared) > limits.max_bytes:
         raise _too_big(url, limits)
     body = bytearray()
+    deadline = time.monotonic() + limits.timeout  # a server trickling bytes is cut off too
     for piece in resp.iter_bytes():
         body.extend(piece)
         if len(body) > limits.max_bytes:
             raise _too_big(url, limits)
+        if time.monotonic() > deadline:
+            raise FetchError(f"{url}: the page took over {limits.timeout:g} s to arrive "
+                             "(timeout). Try again later, or raise fetch_timeout.")
     return Response(
         url=final, status=status, body=bytes(body), charset=resp.charset_encoding or "",
         content_type=resp.headers.get("content-type", "").split(";")[0].strip().lower(),
@@ -129,9 +139,10 @@ def check_address(url: str, allow_private: bool) -> None:
     for info in infos:
         ip = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         if not ip.is_global or ip.is_multicast:
-            raise FetchError(f"{url}: {parts.hostname} is a private, loopback or link-local "
-                             f"address ({ip}); refused. Set allow_private_urls "
-                             "(QA_ALLOW_PRIVATE_URLS=1) to fetch from your own network.")
+            shown = parts.hostname if parts.hostname == str(ip) else f"{parts.hostname} ({ip})"
+            raise FetchError(f"{url}: {shown} is a private, loopback or link-local address; "
+                             "refused. Set allow_private_urls (QA_ALLOW_PRIVATE_URLS=1, or "
+                             "--allow-private) to fetch from your own network.")
 
 
 def new_client() -> httpx.Client:
