@@ -52,7 +52,7 @@ def score(reader, pages) -> dict:
 
 
 def main() -> None:
-    pages = article_pages(32)
+    pages = article_pages(36)
     seed_html, seed_text = seed_page()
     results = {}
     for name, reader in (("beautifulsoup (before)", lambda h, u: read_html(h)),

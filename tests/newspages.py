@@ -25,6 +25,7 @@ BOILERPLATE = [
     "Read more about our editorial standards and corrections policy.",
     "Advertisement continues below this message.",
     "Subscribe now for unlimited access to all our journalism.",
+    "Read more:",
 ]
 RELATED = ["Markets slide as investors weigh the latest inflation figures",
            "Storm warnings issued for the northern coast this weekend",
@@ -161,7 +162,39 @@ def text_date(r: dict) -> tuple[str, str]:
     return _head(r["title"], "") + body, ""
 
 
-LAYOUTS = (wordpress, jsonld, divsoup, text_date)
+def amp(r: dict) -> tuple[str, str]:
+    """The AMP variant of an article: amp components, an amp-ad, canonical to the full page."""
+    extra = (f'<link rel="canonical" href="{r["url"]}">'
+             f'<meta name="DC.date.issued" content="{r["date"]}">'
+             '<script async src="https://cdn.ampproject.org/v0.js"></script>')
+    paras = _ps(r["text"]).split("\n")
+    paras.insert(3, f'<p class="read-more"><strong>{BOILERPLATE[12]}</strong> <a href="/r1">'
+                 f"{RELATED[1]}</a></p>")
+    body = (f'<body><amp-sidebar id="menu">{_nav()}</amp-sidebar><header class="amp-header">'
+            f'<a href="/">Example News</a></header><div class="amp-story-body">'
+            f'<h1 class="amp-title">{html.escape(r["title"])}</h1>'
+            f'<amp-img src="/lead.jpg" width="600" height="400"></amp-img>'
+            + "\n".join(paras)
+            + f'<amp-ad type="doubleclick"><div placeholder>{BOILERPLATE[10]}</div></amp-ad>'
+            f'<div class="amp-social-share"><p>{BOILERPLATE[8]}</p></div></div>'
+            f"{_footer()}</body></html>")
+    return _head(r["title"], extra).replace("<html", "<html amp", 1) + body, r["url"]
+
+
+def tables(r: dict) -> tuple[str, str]:
+    """An old-school site laid out in tables: menu cell, story cell, a cell of links."""
+    extra = f'<meta name="date" content="{r["date"]}"><meta name="author" content="Desk">'
+    menu = "".join(f'<a href="/{w.lower()}">{w}</a><br>' for w in ("Home", "World", "Sport"))
+    links = "".join(f'<p><a href="/l{i}">{t}</a></p>' for i, t in enumerate(RELATED))
+    body = (f'<body><table width="100%"><tr><td colspan="3">{_cookie()}</td></tr><tr>'
+            f'<td class="menu" width="15%">{menu}</td><td class="story" width="65%">'
+            f'<h2 class="title">{html.escape(r["title"])}</h2>{_ps(r["text"])}</td>'
+            f'<td class="links" width="20%"><p>{BOILERPLATE[6]}</p>{links}</td></tr>'
+            f'<tr><td colspan="3">{_footer()}</td></tr></table></body></html>')
+    return _head(r["title"], extra) + body, ""
+
+
+LAYOUTS = (wordpress, jsonld, divsoup, text_date, amp, tables)
 
 
 def article_pages(n: int = 32) -> list[Page]:

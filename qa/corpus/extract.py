@@ -13,8 +13,9 @@ from qa.corpus.urls import tidy_url
 
 log = logging.getLogger(__name__)
 
-# Block elements of trafilatura's output tree: each becomes one paragraph of the text.
-_BLOCKS = {"p", "head", "item", "quote", "code", "cell", "row", "list", "table", "l", "lg"}
+LINK_SHARE = 0.5  # a short block whose text is more than this share of links is navigation
+LINK_BLOCK_CHARS = 300
+_BLOCK_TAGS = {"p", "head", "list", "quote", "table", "code"}
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,8 @@ def extract_article(html: str, url: str = "") -> Extracted | None:
 
     try:
         doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False,
-                                          include_tables=True, include_images=False,
-                                          deduplicate=False)
+                                          include_tables=True, include_links=True,
+                                          include_images=False, deduplicate=False)
     except (ValueError, RecursionError, TypeError, AttributeError) as exc:
         log.debug("trafilatura failed on %s: %s", url or "a page", exc)
         return None
@@ -69,17 +70,46 @@ def extract_article(html: str, url: str = "") -> Extracted | None:
     )
 
 
-def _paragraphs(body: object) -> list[str]:
-    out: list[str] = []
-    for el in body.iterchildren():  # type: ignore[attr-defined]
-        if el.tag == "list":
-            items = [" ".join("".join(li.itertext()).split()) for li in el.iterchildren()]
-            out.extend(i for i in items if i)
-            continue
-        line = " ".join("".join(el.itertext()).split())
-        if line:
+def _paragraphs(body: Any) -> list[str]:
+    """One line per block of trafilatura's tree, leaving out blocks that are mostly links
+    ("Read more: <a>…</a>", lists of related stories, menus), which it keeps."""
+    out = []
+    for block in _blocks(body):
+        line = _line(block, " | " if block.tag == "row" else "")
+        if line and not _mostly_links(block, line):
             out.append(line)
     return out
+
+
+def _blocks(parent: Any) -> Any:
+    """The leaf blocks: list items; a data table's rows; a layout table's cells' blocks."""
+    for el in parent.iterchildren():
+        if el.tag == "list":
+            yield from el.iterchildren()
+        elif el.tag == "table":
+            for row in el.iterchildren("row"):
+                cells = list(row.iterchildren("cell"))
+                if not any(len(c) and c[0].tag in _BLOCK_TAGS for c in cells):
+                    yield row  # a data table: the row is one line
+                    continue
+                for cell in cells:
+                    if not _mostly_links(cell, _line(cell), any_length=True):
+                        yield from _blocks(cell) if any(c.tag in _BLOCK_TAGS for c in cell) \
+                            else [cell]
+        else:
+            yield el
+
+
+def _line(el: Any, between_cells: str = "") -> str:
+    if between_cells:
+        return between_cells.join(_line(cell) for cell in el.iterchildren("cell"))
+    return " ".join("".join(el.itertext()).split())
+
+
+def _mostly_links(block: Any, line: str, any_length: bool = False) -> bool:
+    """A short block (or a table cell of any length) whose text is mostly link text."""
+    linked = sum(len(_line(ref)) for ref in block.iter("ref"))
+    return (any_length or len(line) < LINK_BLOCK_CHARS) and linked > LINK_SHARE * len(line)
 
 
 _DATE_XPATHS = (
