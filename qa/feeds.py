@@ -135,42 +135,65 @@ def _pull_feed(settings: Settings, feed: dict[str, Any], limits: Limits, client:
         report.not_modified += 1
         return
     title, entries = parse_feed(resp.url, resp.body, resp.content_type)
-    feed.update(title=title, etag=resp.etag, last_modified=resp.last_modified)
+    feed["title"] = title
     seen = feed.setdefault("entries", {})
+    failed = 0
     for entry in entries:
         if seen.get(entry.key, {}).get("version") == entry.version:
             report.unchanged += 1
             continue
         try:
-            article = _entry_article(entry, limits, client)
+            article, whole = _entry_article(entry, limits, client)
         except FetchError as exc:
             report.failed.append((entry.link, str(exc)))
+            failed += 1
             continue
-        key = canonical_url(article.url) or canonical_url(entry.link)
-        path = article_path(Path(settings.corpus_dir), FEEDS_FOLDER, key)
+        failed += not whole
+        rel = _stored_file(settings, seen.get(entry.key, {}).get("file")) or \
+            _article_file(settings, article, entry)
+        path = Path(settings.corpus_dir) / rel  # an entry stored before keeps its file and id
         existed = path.exists()
-        rel = path.relative_to(settings.corpus_dir).as_posix()
         if not write_article(path, article):
             report.unchanged += 1
         else:
             (report.updated if existed else report.added).append(rel)
-        seen[entry.key] = {"version": entry.version, "file": rel}
+        # From the feed's own text: its page is tried again at the next pull.
+        seen[entry.key] = {"version": entry.version if whole else "", "file": rel}
+    if not failed:  # else the next pull must get the whole feed again, to retry those entries
+        feed.update(etag=resp.etag, last_modified=resp.last_modified)
 
 
-def _entry_article(entry: Entry, limits: Limits, client: Any) -> Extracted:
-    """The entry's page, extracted; the feed's own content when the page fails."""
+def _stored_file(settings: Settings, rel: Any) -> str:
+    """The file an entry was stored in, if it is a place under corpus/feeds/ ("" if not)."""
+    if not isinstance(rel, str) or not rel.startswith(FEEDS_FOLDER + "/"):
+        return ""
+    root = Path(settings.corpus_dir).resolve()
+    return rel if (root / rel).resolve().is_relative_to(root / FEEDS_FOLDER) else ""
+
+
+def _article_file(settings: Settings, article: Extracted, entry: Entry) -> str:
+    key = canonical_url(article.url) or canonical_url(entry.link)
+    path = article_path(Path(settings.corpus_dir), FEEDS_FOLDER, key)
+    return path.relative_to(settings.corpus_dir).as_posix()
+
+
+def _entry_article(entry: Entry, limits: Limits, client: Any) -> tuple[Extracted, bool]:
+    """(article, whole): the entry's page extracted, or the feed's own content when the page
+    fails (whole is then False)."""
+    whole = True
     try:
         article = page_article(entry.link, fetch(entry.link, limits, client))
     except FetchError:
         article = _from_feed_content(entry)
         if article is None:
             raise
+        whole = False
         log.info("%s: the page failed; using the feed's text", entry.link)
     return Extracted(
         title=article.title or entry.title, text=article.text,
         url=article.url or tidy_url(entry.link), date=article.date or entry.date,
         author=article.author or entry.author, source=article.source,
-    )
+    ), whole
 
 
 def _from_feed_content(entry: Entry) -> Extracted | None:

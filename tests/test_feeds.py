@@ -208,3 +208,20 @@ def test_a_kill_during_a_pull_leaves_no_half_written_article(tmp_path: Path,
     report = pull(s)  # the next pull completes the rest
     assert len(report.added) == 10 - len(first) and report.failed == []
     assert {a.title: a.text for a in _stored(s).values()} == texts
+
+
+def test_an_entry_stored_from_the_feed_text_is_retried_though_the_feed_is_unchanged(
+        tmp_path: Path, server: NewsServer) -> None:
+    p = PAGES[20]
+    server.routes["/one.xml"] = Route(rss([(server.url(p.path), p, 1)]), etag='"same"')
+    server.routes[p.path] = Route(b"down for maintenance", status=503)
+    s = _settings(tmp_path)
+    add_feed(s, server.url("/one.xml"))
+    [stored] = pull(s).added  # the feed's 200-character description, for now
+    assert _stored(s)[stored].text == p.text[:200].strip()
+    server.routes[p.path] = Route(p.html.encode())
+    second = pull(s)
+    assert second.updated == [stored] and second.not_modified == 0
+    assert _stored(s)[stored].text == p.text
+    third = pull(s)
+    assert third.not_modified == 1 and server.hits[p.path] == 2  # the ETag is kept now
