@@ -42,9 +42,13 @@ class PullReport:
     rebuild: RebuildSummary | None = None
 
     def line(self) -> str:
-        return (f"{self.feeds} feeds pulled ({self.not_modified} unchanged): "
-                f"{len(self.added)} articles added, {len(self.updated)} updated, "
+        return (f"{_n(self.feeds, 'feed')} pulled ({self.not_modified} unchanged): "
+                f"{_n(len(self.added), 'article')} added, {len(self.updated)} updated, "
                 f"{self.unchanged} already stored, {len(self.failed)} failed")
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def feeds_file(settings: Settings) -> Path:

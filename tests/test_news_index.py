@@ -93,6 +93,32 @@ def test_ui_add_from_url_stores_rebuilds_and_reports_each_url(tmp_path: Path, se
     assert any(PAGES[2].title in str(row) for row in table)
 
 
+def test_ui_pull_feeds_reports_and_rebuilds(tmp_path: Path, settings, embedder) -> None:
+    from qa.engine import Engine
+    from qa.feeds import add_feed
+    from qa.models import ScriptedLLM
+    from qa.ui.handlers import Handlers
+    from qa.ui.news import pull_feeds_handler
+
+    from .test_feeds import rss
+
+    s = settings.model_copy(update={"allow_private_urls": True})
+    rebuild(s, embedder=embedder)
+    h = Handlers(Engine(s, llm=ScriptedLLM([]), embedder=embedder), s)
+    steps: list = []
+    with NewsServer() as srv:
+        srv.routes[PAGES[0].path] = Route(PAGES[0].html.encode())
+        srv.routes["/rss.xml"] = Route(rss([(srv.url(PAGES[0].path), PAGES[0], 2)]))
+        add_feed(s, srv.url("/rss.xml"))
+        add_feed(s, srv.url("/gone.xml"))
+        note, _status, table, *_ = pull_feeds_handler(h)(
+            "", progress=lambda *a, **k: steps.append(a[0]))
+    assert "1 article added" in note and "Index updated: 1 added" in note
+    assert f"{srv.url('/gone.xml')}: the server answered HTTP 404" in note.replace("\\", "")
+    assert steps[:3] == [(0, 2), (1, 2), (2, 2)]  # feeds pulled, then the rebuild's own bar
+    assert any(PAGES[0].title in str(row) for row in table)
+
+
 def test_pull_every_pulls_and_updates_the_index(tmp_path: Path, settings, embedder) -> None:
     import threading
 

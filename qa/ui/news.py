@@ -48,6 +48,34 @@ def add_from_url_handler(h: Any) -> Callable[..., tuple[Any, ...]]:
     return add_from_url
 
 
+def pull_feeds_handler(h: Any) -> Callable[..., tuple[Any, ...]]:
+    """The click handler of "Pull feeds": pull every listed feed with a progress bar, then
+    rebuild the index if anything came in."""
+    from qa.feeds import pull
+    from qa.ui.handlers import RebuildProgress
+
+    def pull_feeds(query: str,
+                   progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        def step(done: int, total: int, url: str) -> None:
+            progress((done, max(total, 1)), desc=f"Pulling {url[:60]}", unit="feeds")
+
+        try:
+            report = pull(h.settings, progress=step)
+        except QAError as exc:
+            raise gr.Error(str(exc)) from exc
+        notes = [md_escape(report.line())]
+        notes += [f"✗ {md_escape(message)}" for _, message in report.failed]
+        if report.added or report.updated:
+            try:
+                summary = h.engine.rebuild(progress=RebuildProgress(progress))
+                notes.append(f"Index updated: {md_escape(summary.line())}")
+            except QAError as exc:
+                notes.append(f"✗ Stored, but the index was not updated: {md_escape(str(exc))}")
+        return ("\n\n".join(notes), *h.refresh(query))
+
+    return pull_feeds
+
+
 def start_pulling(engine: Any, settings: Settings, every_seconds: float,
                   stop: threading.Event | None = None) -> threading.Thread:
     """Pull the feeds now and every `every_seconds`, updating the index when anything came in.
