@@ -14,6 +14,7 @@ from qa.config import Settings, load_settings
 from qa.errors import (
     ConfigError,
     CorpusError,
+    FetchError,
     IndexBusyError,
     IndexError_,
     IndexMissingError,
@@ -32,6 +33,7 @@ __all__ = [
     "ConfigError",
     "CorpusError",
     "Engine",
+    "FetchError",
     "IndexBusyError",
     "IndexError_",
     "IndexMissingError",
@@ -43,7 +45,9 @@ __all__ = [
     "RebuildSummary",
     "Settings",
     "Skipped",
+    "add_urls",
     "load_settings",
+    "pull_feeds",
     "read_corpus",
     "rebuild",
     "stats",
@@ -76,3 +80,17 @@ def read_corpus(*args: Any, **kwargs: Any) -> Any:
     from qa.corpus import read_corpus as _read
 
     return _read(*args, **kwargs)
+
+
+def add_urls(urls: list[str], settings: Settings | None = None, rebuild: bool = True) -> Any:
+    """Fetch article pages into corpus/web/<site>/ and update the index (see qa.news)."""
+    from qa.news import add_urls as _add
+
+    return _add(settings or Settings(), urls, rebuild=rebuild)
+
+
+def pull_feeds(settings: Settings | None = None, rebuild: bool = True) -> Any:
+    """Store the new entries of every listed feed, then update the index (see qa.feeds)."""
+    from qa.feeds import pull
+
+    return pull(settings or Settings(), rebuild=rebuild)

@@ -249,8 +249,11 @@ def _run_eval(directory: Path, top_k: int | None, questions_file: Path | None,
 @click.option("--port", type=click.IntRange(0, 65535), help="Port [QA_PORT, default 7860].")
 @click.option("--auth-file", type=click.Path(path_type=Path),
               help="File of user:password lines; the UI then asks for a login [QA_AUTH_FILE].")
+@click.option("--pull-every", help="Pull the feeds (`qa feeds`) now and then every such "
+              "interval (30m, 2h, 1d), updating the index.")
 def serve(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | None,
-          host: str | None, port: int | None, auth_file: Path | None) -> None:
+          host: str | None, port: int | None, auth_file: Path | None,
+          pull_every: str | None) -> None:
     """Serve the web UI: chat with cited answers, browse and upload articles, rebuild."""
 
     def go() -> None:
@@ -261,6 +264,7 @@ def serve(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | Non
 
         if settings.auth_file:
             read_auth_file(settings.auth_file)  # a bad auth file fails before anything starts
+        every = _interval(pull_every) if pull_every else 0.0
         engine = Engine(settings)
         demo = build_ui(settings, engine)
         try:
@@ -272,6 +276,10 @@ def serve(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | Non
                               "in use or the address is not available here. Choose another "
                               "--port (or --host).") from exc
         warm_up(engine)
+        if pull_every:
+            from qa.ui.news import start_pulling
+
+            start_pulling(engine, settings, every)
         click.echo(f"qa is serving {url}  (Ctrl+C to stop)", err=True)
         if settings.host not in ("127.0.0.1", "localhost", "::1") and not settings.auth_file:
             click.secho(f"Warning: listening on {settings.host} without --auth-file: anyone "
@@ -283,6 +291,17 @@ def serve(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | Non
             demo.close()
 
     _run(go)
+
+
+def _interval(text: str) -> float:
+    from qa.errors import ConfigError
+    from qa.ui.news import parse_every
+
+    try:
+        return parse_every(text)
+    except ValueError as exc:
+        raise ConfigError(f"--pull-every {text!r}: give an interval of at least a minute, "
+                          "such as 30m, 2h or 1d.") from exc
 
 
 @main.command()
@@ -323,6 +342,15 @@ def migrate(index_dir: Path | None, chroma_url: str | None, to_url: str | None,
 
     _run(go)
 
+
+def _register() -> None:
+    from qa.cli_news import add_cmd, feeds_cmd
+
+    main.add_command(add_cmd)
+    main.add_command(feeds_cmd)
+
+
+_register()
 
 if __name__ == "__main__":  # pragma: no cover
     main(prog_name=os.path.basename(sys.argv[0]))

@@ -56,6 +56,24 @@ class Settings(BaseSettings):
         10_000_000, gt=0, description="Files larger than this are skipped with a warning."
     )
 
+    # --- fetching pages and feeds (`qa add`, `qa feeds`) ------------------------------------
+    allow_private_urls: bool = Field(
+        False, description="Fetch from private, loopback and link-local addresses too (your "
+        "own network). Off: such URLs are refused.",
+    )
+    fetch_timeout: float = Field(
+        20.0, gt=0, description="Seconds to wait for a page or feed to answer, and again for "
+        "it to arrive in full.",
+    )
+    fetch_max_bytes: int = Field(
+        5_000_000, gt=0, description="Largest page or feed downloaded, in bytes."
+    )
+    fetch_max_redirects: int = Field(5, ge=0, le=20, description="Redirects followed per URL.")
+    user_agent: str = Field(
+        "qa-news-reader/0.1 (question answering over news; fetches articles it is given)",
+        min_length=1, description="User-Agent header of every fetch.",
+    )
+
     # --- chunking and embedding ----------------------------------------------------------------
     embed_model: str | None = Field(
         None,

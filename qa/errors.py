@@ -8,7 +8,8 @@
     ├── IndexError_        the index cannot be read or written (disk full, read-only, server down)
     ├── ModelError         a model file is missing, corrupt or cannot be loaded
     ├── LLMError           the LLM backend failed or is unreachable
-    └── QuestionError      the question cannot be asked (empty, too long)
+    ├── QuestionError      the question cannot be asked (empty, too long)
+    └── FetchError         a URL or feed cannot be fetched or holds no article
 """
 
 from __future__ import annotations
@@ -49,4 +50,8 @@ class LLMError(QAError):
 
 
 class QuestionError(QAError):
+    pass
+
+
+class FetchError(QAError):
     pass

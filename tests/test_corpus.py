@@ -46,22 +46,41 @@ def test_markdown_front_matter(tmp_path: Path) -> None:
     assert arts["b.md"].title == "Plain title"
 
 
-def test_html_reader_drops_scripts_and_reads_meta(tmp_path: Path) -> None:
+def test_html_reader_keeps_the_article_and_drops_the_page_around_it(tmp_path: Path) -> None:
+    paras = ["First <b>bold</b> sentence of a story long enough to be an article paragraph, "
+             "as the extractor expects of real pages.",
+             "Second paragraph, with more words about the same event and what officials said "
+             "about it on Tuesday evening."]
     (tmp_path / "p.html").write_text(
         "<html><head><title>Page title</title>"
         '<meta property="article:published_time" content="2015-11-03T10:00:00Z">'
-        '<meta property="og:url" content="https://news.example/x">'
+        '<meta property="og:url" content="https://news.example/x?utm_source=feed">'
         '<meta property="og:site_name" content="Example News">'
-        "<style>body{color:red}</style></head><body><h1>Headline</h1>"
-        "<script>alert('x')</script><p>First <b>bold</b> sentence.</p><p>Second one.</p>"
+        '<meta name="author" content="Ann Lee">'
+        "<style>body{color:red}</style></head><body><nav><a href='/'>Home</a></nav>"
+        "<article><h1>Headline</h1><script>alert('x')</script>"
+        + "".join(f"<p>{p}</p>" for p in paras)
+        + "</article><footer><p>Copyright Example News, all rights reserved.</p></footer>"
         "</body></html>"
     )
     arts, _, _ = _read(tmp_path)
     a = arts["p.html"]
-    assert a.title == "Page title" and a.date == "2015-11-03"
-    assert a.url == "https://news.example/x" and a.source == "Example News"
-    assert "alert" not in a.text and "color:red" not in a.text
-    assert "First bold sentence." in a.text and "Second one." in a.text
+    assert (a.title, a.date, a.source, a.author) == ("Headline", "2015-11-03", "Example News",
+                                                     "Ann Lee")
+    assert a.url == "https://news.example/x"  # the tracking parameter is dropped
+    assert a.text == "\n\n".join(p.replace("<b>", "").replace("</b>", "") for p in paras)
+
+
+def test_seed_read_from_its_html_page_leaves_the_comment_form_out(tmp_path: Path) -> None:
+    from .newspages import seed_page
+
+    page, text = seed_page()
+    (tmp_path / "seed.html").write_text(page)
+    arts, _, _ = _read(tmp_path)
+    a = arts["seed.html"]
+    assert "Leave a Reply" not in a.text and "will not be published" not in a.text
+    assert a.text == text
+    assert "Leave a Reply" in SEED.read_text()  # what the .txt copy still carries
 
 
 def test_json_and_jsonl_records(tmp_path: Path) -> None:

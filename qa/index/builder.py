@@ -13,6 +13,7 @@ from qa.config import Settings
 from qa.corpus import count_files, file_of
 from qa.errors import ConfigError, CorpusError, IndexError_
 from qa.index import events, pipeline
+from qa.index.dedup import Dedup
 from qa.index.events import Progress, RebuildEvent
 from qa.index.filestats import FileStats, UnchangedFile
 from qa.index.generations import collect_garbage, retire, roll_back
@@ -91,6 +92,7 @@ class _Rebuild:
         self.existing: dict[str, str] = {}  # article id -> content hash, in generation gen
         self.chunks_of: dict[str, Any] = {}  # article id -> its number of chunks
         self.seen: set[str] = set()
+        self.dedup = Dedup()
         self.replaced: list[str] = []  # changed articles, whose old records are retired
         self.batch = _Batch()
         self.dirty = False  # the state record says a rebuild is writing
@@ -142,6 +144,7 @@ class _Rebuild:
         for _, meta, _ in self.store.iter_records("articles", live(self.gen),
                                                   include=["metadatas"]):
             aid, content_hash, n = article_hash(meta)
+            self.dedup.remember(meta)
             self.existing[aid] = content_hash
             self.chunks_of[aid] = n
         # Files whose stat is unchanged since the last rebuild are not read (not with --full).
@@ -162,6 +165,11 @@ class _Rebuild:
                     current_file = file_of(item)
                     self.emit(events.FileRead(current_file))
                 self.take(item, chunks)
+            notes, orphans = self.dedup.settle(self.seen)
+            for article, chunks in orphans:
+                self.take(article, chunks, dedup=False)
+            for note in notes:
+                self.take_note(note)
             self.flush()
             self.writer.drain()
         finally:
@@ -170,7 +178,7 @@ class _Rebuild:
     def needs_chunks(self, article: Article) -> bool:
         return self.full or self.existing.get(article.id) != article.content_hash
 
-    def take(self, item: Any, chunks: list[Chunk] | None) -> None:
+    def take(self, item: Any, chunks: list[Chunk] | None, dedup: bool = True) -> None:
         """Count one corpus item and queue a changed article for embedding."""
         summary, files = self.summary, self.files
         if isinstance(item, UnchangedFile):
@@ -192,6 +200,8 @@ class _Rebuild:
                                            "duplicate article id in the corpus"))
             files.taint(article.source_path)
             return
+        if dedup and self.dedup.hold(article, chunks):
+            return  # a second copy: settled once the whole corpus is read (read_and_embed)
         self.seen.add(article.id)
         files.article(article.source_path, article.id)
         if chunks is None:

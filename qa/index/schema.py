@@ -43,7 +43,10 @@ def _common_meta(a: Article, generation: int) -> dict[str, Any]:
 
 
 def article_meta(a: Article, generation: int, chunks: int) -> dict[str, Any]:
-    return {**_common_meta(a, generation), "author": a.author, "chunks": chunks}
+    from qa.index.dedup import text_digest
+
+    return {**_common_meta(a, generation), "author": a.author, "chunks": chunks,
+            "text_hash": text_digest(a.text)}
 
 
 def chunk_meta(a: Article, c: Chunk, generation: int) -> dict[str, Any]:

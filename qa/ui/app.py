@@ -89,6 +89,12 @@ def _articles_tab() -> SimpleNamespace:
             c.to_delete = gr.Dropdown(label="Corpus file", choices=[], elem_id="qa-delete-file")
             c.delete_btn = gr.Button("Delete file", variant="stop", elem_id="qa-delete")
             c.delete_md = gr.Markdown(elem_id="qa-delete-result")
+    with gr.Row():
+        c.urls = gr.Textbox(label="Add from URL (one or more article addresses)", scale=4,
+                            elem_id="qa-add-url")
+        c.add_url_btn = gr.Button("Fetch and add", scale=1, elem_id="qa-add-url-btn")
+        c.pull_btn = gr.Button("Pull feeds", scale=1, elem_id="qa-pull-feeds")
+    c.add_url_md = gr.Markdown(elem_id="qa-add-url-result")
     c.rebuild_btn = gr.Button("Rebuild index", variant="primary", elem_id="qa-rebuild")
     c.rebuild_md = gr.Markdown(elem_id="qa-rebuild-result")
     return c
@@ -120,6 +126,13 @@ def _wire_articles(h: Handlers, demo: gr.Blocks, c: SimpleNamespace, status: gr.
                        api_visibility="private")
     c.rebuild_btn.click(h.rebuild, c.search, [c.rebuild_md, *refreshed], concurrency_limit=1,
                         concurrency_id="rebuild", api_visibility="private")
+    from qa.ui.news import add_from_url_handler, pull_feeds_handler
+
+    c.add_url_btn.click(add_from_url_handler(h), [c.urls, c.search],
+                        [c.add_url_md, c.urls, *refreshed], concurrency_limit=1,
+                        concurrency_id="rebuild", api_visibility="private")
+    c.pull_btn.click(pull_feeds_handler(h), c.search, [c.add_url_md, *refreshed],
+                     concurrency_limit=1, concurrency_id="rebuild", api_visibility="private")
 
 
 def _ask_api(h: Handlers, settings: Settings) -> Any:
