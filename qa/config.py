@@ -130,16 +130,18 @@ class Settings(BaseSettings):
         "llama-cpp", description="llama-cpp: local GGUF model; openai: an OpenAI-compatible server."
     )
     llm_model: Literal["qwen-0.5b", "qwen-1.5b"] = Field(
-        "qwen-0.5b", description="Bundled local model (qwen-1.5b needs the model-1.5b extra)."
+        "qwen-0.5b", description="Bundled local model that writes the answers."
     )
     llm_model_path: Path | None = Field(
         None, description="Any GGUF file; overrides llm_model."
     )
     verdict_model: Literal["", "qwen-0.5b", "qwen-1.5b"] = Field(
-        "",
+        "qwen-1.5b",
         description="The bundled model that decides Yes or No for a yes/no question, from one "
-        "reading of the sources ('': the answer model). qwen-1.5b tells Yes from No far better "
-        "than qwen-0.5b (docs/benchmarks.md) and needs the model-1.5b extra.",
+        "reading of the sources, with no text to write, so the larger model costs little time: "
+        "qwen-1.5b is right far more often than qwen-0.5b (docs/benchmarks.md). '': the answer "
+        "model. Applies to the bundled models only: with llm_model_path or the openai backend "
+        "the answer model decides.",
     )
     model_cache_dir: Path | None = Field(
         None,

@@ -46,6 +46,7 @@ class Engine:
     ) -> None:
         self.settings = settings or Settings()
         self._llm = llm
+        self._llm_given = llm is not None
         self._embedder = embedder
         self._store: Store | None = None
         self._retriever: Retriever | None = None
@@ -72,18 +73,19 @@ class Engine:
 
     @property
     def verdict_llm(self) -> LLM:
-        """The model that decides yes/no verdicts: `verdict_model`, else the answer model."""
+        """The model that decides yes/no verdicts: the bundled `verdict_model` when the answer
+        model is a bundled one too (and was not passed in), else the answer model."""
         s = self.settings
-        if not s.verdict_model or (self._llm is None and s.llm_backend == "llama-cpp"
-                                   and s.llm_model_path is None
-                                   and s.verdict_model == s.llm_model):
+        own = (not self._llm_given and s.llm_backend == "llama-cpp"
+               and s.llm_model_path is None)
+        if not own or not s.verdict_model or s.verdict_model == s.llm_model:
             return self.llm
         with self._locks["verdict"]:
             if self._verdict_llm is None:
                 from qa.models.llama_cpp import LlamaCppLLM
 
-                self._verdict_llm = LlamaCppLLM.shared(s.model_copy(update={
-                    "llm_model": s.verdict_model, "llm_model_path": None}))
+                self._verdict_llm = LlamaCppLLM.shared(
+                    s.model_copy(update={"llm_model": s.verdict_model}))
             return self._verdict_llm
 
     @property

@@ -61,3 +61,22 @@ def test_the_reply_is_the_verdict_then_each_quote_with_its_number() -> None:
     assert yes_no_reply("Yes", q, asked, PASSAGES) == (
         "Yes. The Harbour Post says the new pier opened on Monday after two years of work. [1] "
         "The Valley Times reports the pier opened on Monday with a brass band. [3]")
+
+
+def test_verdicts_come_from_the_verdict_model_when_the_answer_model_is_bundled(
+        monkeypatch) -> None:
+    from qa import Settings
+    from qa.engine import Engine
+    from qa.models.llama_cpp import LlamaCppLLM
+
+    loaded: dict[str, object] = {}
+    monkeypatch.setattr(LlamaCppLLM, "shared", classmethod(
+        lambda cls, s: loaded.setdefault(s.llm_model, object())))
+    e = Engine(Settings(llm_model="qwen-0.5b", verdict_model="qwen-1.5b"))
+    assert e.llm is loaded["qwen-0.5b"]  # the answer model loaded first changes nothing
+    assert e.verdict_llm is loaded["qwen-1.5b"]
+    assert Engine(Settings(verdict_model="")).verdict_llm is loaded["qwen-0.5b"]
+    given = ScriptedLLM(["Yes"])
+    assert Engine(Settings(verdict_model="qwen-1.5b"), llm=given).verdict_llm is given
+    remote = Engine(Settings(llm_backend="openai", openai_base_url="http://127.0.0.1:9/v1"))
+    assert remote.verdict_llm is remote.llm
