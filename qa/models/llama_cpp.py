@@ -13,6 +13,7 @@ from qa.config import Settings
 from qa.errors import LLMError, ModelError
 from qa.models.base import BaseLLM, Message
 from qa.models.bundled import model_path
+from qa.models.fifo import FairLock
 
 
 def has_amx_kernels() -> bool:
@@ -69,7 +70,7 @@ class LlamaCppLLM(BaseLLM):
         self.name = f"llama-cpp:{path.name}"
         self.path = path
         self.n_ctx = n_ctx
-        self._lock = threading.Lock()
+        self._lock = FairLock()  # first come, first served: UI and API requests alike
         self.amx_disabled = has_amx_kernels()
         try:
             with _without_extra_buffers() if self.amx_disabled else contextlib.nullcontext():

@@ -1,0 +1,83 @@
+"""The REST endpoints over one Engine: ask, retrieve, articles, health, rebuild."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends
+
+from qa.api.auth import ApiAuth
+from qa.api.errors import JSONErrorRoute
+from qa.api.models import (
+    ArticleList,
+    ArticleOut,
+    ArticleRow,
+    AskRequest,
+    AskResponse,
+    ErrorResponse,
+    Filters,
+    Health,
+    PassageOut,
+    RebuildRequest,
+    RetrieveResponse,
+)
+from qa.engine import Engine
+
+
+def errors(**described: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for error statuses: errors(e400="…") documents a 400."""
+    return {int(k[1:]): {"model": ErrorResponse, "description": v} for k, v in described.items()}
+
+
+ERRORS = errors(e400="The question or a filter is invalid", e401="No valid token",
+                e413="The question is too long", e422="Bad JSON or a wrong type",
+                e502="The LLM backend failed", e503="No index yet, or it is unreachable")
+
+
+def filters_of(filters: Filters | None) -> dict[str, Any] | None:
+    return filters.model_dump() if filters else None
+
+
+def rest_router(engine: Engine, auth: ApiAuth) -> APIRouter:
+    r = APIRouter(prefix="/v1", route_class=JSONErrorRoute, responses=ERRORS,
+                  dependencies=[Depends(auth.user)], tags=["qa"])
+
+    @r.post("/ask", response_model=AskResponse, summary="Answer a question, with citations")
+    def ask(req: AskRequest) -> AskResponse:
+        """The verified answer and its citations: the object `qa ask --json` prints."""
+        return AskResponse.of(engine.ask(req.question, req.top_k, filters_of(req.filters)))
+
+    @r.post("/retrieve", response_model=RetrieveResponse, summary="Passages only, no LLM")
+    def retrieve(req: AskRequest) -> RetrieveResponse:
+        passages = engine.retrieve(req.question, req.top_k, filters_of(req.filters))
+        return RetrieveResponse(passages=[PassageOut(**p.to_dict()) for p in passages])
+
+    @r.get("/articles", response_model=ArticleList, summary="The indexed articles")
+    def articles() -> ArticleList:
+        return ArticleList(articles=[ArticleRow(**row) for row in engine.articles()])
+
+    @r.get("/articles/{article_id:path}", response_model=ArticleOut,
+           summary="One article: the text the citation offsets point into")
+    def article(article_id: str) -> ArticleOut:
+        a = engine.article(article_id)
+        return ArticleOut(id=a.id, title=a.title, text=a.text, url=a.url, date=a.date,
+                          source=a.source, author=a.author, source_path=a.source_path)
+
+    @r.get("/health", response_model=Health, summary="Index generation, size and model")
+    def health() -> Health:
+        info = engine.describe()
+        state = engine.store.read_state()
+        if state is None or state.generation == 0:
+            return Health(status="no_index", generation=0, articles=0, chunks=0, updated=None,
+                          model=info["model"])
+        return Health(status="ok", generation=state.generation, articles=state.articles,
+                      chunks=state.chunks, updated=state.updated_at, model=info["model"])
+
+    @r.post("/rebuild", summary="Bring the index up to date with the corpus (admin)",
+            dependencies=[Depends(auth.admin)],
+            responses=errors(e403="Not an admin token", e409="A rebuild is already running"))
+    def rebuild(req: RebuildRequest = Body(default_factory=RebuildRequest)) -> dict[str, Any]:  # noqa: B008
+        """Incremental unless `full`; answers the summary of `qa rebuild --json`."""
+        return engine.rebuild(full=req.full).to_dict()
+
+    return r
