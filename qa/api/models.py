@@ -23,7 +23,7 @@ class CitationOut(BaseModel):
 
     number: int = Field(description="The n of the `[n]` markers in the answer text.")
     article_id: str = Field(description="Id of the article (`GET /v1/articles/{article_id}`).")
-    title: str
+    title: str = Field(description="The article's title.")
     url: str = Field(description="The article's URL, or \"\" when the corpus has none.")
     date: str = Field(description="The article's date, YYYY-MM-DD, or \"\" when unknown.")
     source: str = Field(description="The outlet that published the article, or \"\".")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import threading
 from types import TracebackType
 
@@ -13,12 +12,19 @@ class FairLock:
 
     def __init__(self) -> None:
         self._cond = threading.Condition(threading.Lock())
-        self._tickets = itertools.count()
-        self._serving = 0
+        self._next = 0  # the ticket the next caller draws
+        self._serving = 0  # the ticket that holds the lock
+
+    @property
+    def queued(self) -> int:
+        """Callers holding or waiting for the lock."""
+        with self._cond:
+            return self._next - self._serving
 
     def acquire(self) -> None:
         with self._cond:
-            ticket = next(self._tickets)
+            ticket = self._next
+            self._next += 1
             self._cond.wait_for(lambda: self._serving == ticket)
 
     def release(self) -> None:
