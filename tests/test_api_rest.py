@@ -81,6 +81,25 @@ def test_health_then_rebuild_picks_up_a_new_article(http, indexed) -> None:
     assert http.post("/v1/rebuild", json={"full": "yes please"}).status_code == 422
 
 
+def test_delete_a_corpus_file_then_rebuild(http, indexed) -> None:
+    assert http.get("/v1/corpus").json() == {"files": [SEED.name]}
+    (indexed.corpus_dir.parent / "outside.txt").write_text("keep")
+    for missing in ("nope.txt", "..%2Foutside.txt"):
+        r = http.delete(f"/v1/corpus/{missing}")
+        assert r.status_code == 404 and "GET /v1/corpus" in r.json()["error"]["message"]
+    assert (indexed.corpus_dir.parent / "outside.txt").exists()
+    row = dev_articles(1)[0]
+    (indexed.corpus_dir / "extra.txt").write_text(f"{row['title']}\n\n{row['text']}")
+    r = http.delete(f"/v1/corpus/{SEED.name}")
+    assert r.status_code == 200 and r.json()["deleted"] == SEED.name
+    assert http.get("/v1/corpus").json() == {"files": ["extra.txt"]}
+    assert http.get("/v1/health").json()["articles"] == 1  # the seed, until the rebuild
+    summary = http.post("/v1/rebuild").json()
+    assert (summary["added"], summary["removed"]) == (1, 1)
+    assert [a["article_id"] for a in http.get("/v1/articles").json()["articles"]] == \
+        ["extra.txt"]
+
+
 def test_no_index_is_503_naming_the_fix(tmp_path, embedder) -> None:
     settings = Settings(corpus_dir=tmp_path / "c", index_dir=tmp_path / "none")
     served = Served(settings, embedder)
@@ -122,7 +141,8 @@ def test_openapi_documents_the_api_and_its_citation_fields(http) -> None:
     schema = http.get("/openapi.json").json()
     assert set(schema["paths"]) == {
         "/v1/chat/completions", "/v1/models", "/v1/ask", "/v1/retrieve", "/v1/articles",
-        "/v1/articles/{article_id}", "/v1/health", "/v1/rebuild"}
+        "/v1/articles/{article_id}", "/v1/health", "/v1/rebuild", "/v1/corpus",
+        "/v1/corpus/{path}"}
     schemas = schema["components"]["schemas"]
     cite = schemas["CitationOut"]["properties"]
     for field in ("number", "article_id", "title", "url", "date", "source", "quote", "start",

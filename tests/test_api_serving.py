@@ -70,8 +70,10 @@ def test_tokens_guard_the_api_and_admin_tokens_rebuild(served, tokens) -> None:
                 assert r.headers["www-authenticate"] == "Bearer"
                 assert "QA_API_TOKENS" in r.json()["error"]["message"]
                 assert r.json()["error"]["type"] == "authentication_error"
-        r = http.post("/v1/rebuild", headers=_bearer(USER))
-        assert r.status_code == 403 and "admin" in r.json()["error"]["message"]
+        for r in (http.post("/v1/rebuild", headers=_bearer(USER)),
+                  http.delete(f"/v1/corpus/{SEED.name}", headers=_bearer(USER))):
+            assert r.status_code == 403 and "admin" in r.json()["error"]["message"]
+        assert http.get("/v1/corpus", headers=_bearer(USER)).json()["files"] == [SEED.name]
         r = http.post("/v1/rebuild", headers=_bearer(ADMIN))
         assert r.status_code == 200 and r.json()["unchanged"] == 1
         assert http.post("/v1/ask", json={"question": SEED_QUESTION},

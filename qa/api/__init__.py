@@ -5,7 +5,7 @@
     app          the routes put together, the OpenAPI schema, unknown /v1 URLs
     chat         POST /v1/chat/completions (streamed or not), GET /v1/models
     chat_models  OpenAI's request, response and chunk shapes, plus qa's citation fields
-    rest         /v1/ask, /v1/retrieve, /v1/articles, /v1/health, /v1/rebuild
+    rest         /v1/ask, /v1/retrieve, /v1/articles, /v1/health, /v1/rebuild, /v1/corpus
     models       the REST bodies and the citation record the API returns
     auth         bearer tokens (QA_API_TOKENS), admin tokens, loopback-only when no auth
     errors       the one mapping from an exception to the JSON error and its status

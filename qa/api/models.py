@@ -130,6 +130,16 @@ class RebuildRequest(BaseModel):
     full: bool = Field(False, description="Re-embed every article, not only changed ones.")
 
 
+class CorpusFiles(BaseModel):
+    files: list[str] = Field(description="Paths relative to the corpus folder.")
+
+
+class Deleted(BaseModel):
+    deleted: str = Field(description="The corpus file removed.")
+    rebuild: str = Field("POST /v1/rebuild to remove its articles from answers.",
+                         description="What makes the deletion take effect.")
+
+
 class ErrorBody(BaseModel):
     message: str = Field(description="What went wrong and how to fix it.")
     type: str

@@ -1,4 +1,4 @@
-"""The REST endpoints over one Engine: ask, retrieve, articles, health, rebuild."""
+"""The REST endpoints over one Engine: ask, retrieve, articles, health, rebuild, corpus files."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends
 
 from qa.api.auth import ApiAuth
-from qa.api.errors import JSONErrorRoute
+from qa.api.errors import ApiError, JSONErrorRoute
 from qa.api.models import (
     ArticleList,
     ArticleOut,
     ArticleRow,
     AskRequest,
     AskResponse,
+    CorpusFiles,
+    Deleted,
     ErrorResponse,
     Filters,
     Health,
@@ -22,6 +24,7 @@ from qa.api.models import (
     RetrieveResponse,
 )
 from qa.engine import Engine
+from qa.ui.uploads import corpus_files, delete_file
 
 
 def errors(**described: str) -> dict[int | str, dict[str, Any]]:
@@ -79,5 +82,21 @@ def rest_router(engine: Engine, auth: ApiAuth) -> APIRouter:
     def rebuild(req: RebuildRequest = Body(default_factory=RebuildRequest)) -> dict[str, Any]:  # noqa: B008
         """Incremental unless `full`; answers the summary of `qa rebuild --json`."""
         return engine.rebuild(full=req.full).to_dict()
+
+    @r.get("/corpus", response_model=CorpusFiles, summary="The article files of the corpus")
+    def files() -> CorpusFiles:
+        return CorpusFiles(files=corpus_files(engine.settings.corpus_dir))
+
+    @r.delete("/corpus/{path:path}", response_model=Deleted, dependencies=[Depends(auth.admin)],
+              summary="Delete an article file from the corpus folder (admin)",
+              responses=errors(e403="Not an admin token", e404="No such corpus file"))
+    def delete(path: str) -> Deleted:
+        """The file leaves the corpus folder; the next rebuild removes it from answers."""
+        corpus = engine.settings.corpus_dir
+        if path not in corpus_files(corpus):
+            raise ApiError(404, f"No article file {path!r} in the corpus folder: GET /v1/corpus "
+                           "lists them.", "not_found_error", "file_not_found")
+        delete_file(corpus, path)
+        return Deleted(deleted=path)
 
     return r
