@@ -165,6 +165,43 @@ def test_sixteen_api_clients_and_the_ui_at_once_are_all_answered(served) -> None
     assert len(llm.calls) == 17  # every question reached the model
 
 
+class Gated(FakeLLM):
+    """Holds the model, once it has it, until the test opens the gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate, self.held = threading.Event(), threading.Event()
+
+    def stream(self, messages, max_tokens):
+        with self.slot:
+            self.held.set()
+            self.gate.wait(120)
+        yield from super().stream(messages, max_tokens)
+
+
+def test_a_crowd_waiting_for_the_model_starves_neither_page_nor_stream(served) -> None:
+    llm = Gated()
+    url, _ = served(llm)
+    ask = {"messages": [{"role": "user", "content": SEED_QUESTION}]}
+
+    def post(stream: bool) -> httpx.Response:
+        with httpx.Client(base_url=url, timeout=300) as http:
+            return http.post("/v1/chat/completions", json={**ask, "stream": stream})
+
+    with ThreadPoolExecutor(46) as pool:
+        first = pool.submit(post, True)  # takes the model and keeps it until the gate opens
+        assert llm.held.wait(60)
+        crowd = [pool.submit(post, False) for _ in range(45)]  # more than Gradio's 40 threads
+        while llm.slot.queued < 8:  # all the API's threads hold or wait for the model
+            time.sleep(0.01)
+        with httpx.Client(base_url=url, timeout=60) as http:
+            assert http.get("/v1/health").json()["status"] == "ok"
+            assert http.get("/config").status_code == 200
+        llm.gate.set()
+        assert '"finish_reason": "stop"' in first.result(300).text
+        assert all(r.result(300).json()["citations"] for r in crowd)
+
+
 def test_a_client_leaving_mid_stream_frees_the_slot(served) -> None:
     long = " ".join(["Moscow"] * 5000)
     llm = FakeLLM(reply=lambda m: long if not llm.calls[1:] else REPLY, delay=0.005)

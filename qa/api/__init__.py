@@ -9,6 +9,7 @@
     models       the REST bodies and the citation record the API returns
     auth         bearer tokens (QA_API_TOKENS), admin tokens, loopback-only when no auth
     errors       the one mapping from an exception to the JSON error and its status
+    jobs         the worker threads engine calls run in, apart from the page's
     mcp_server   /mcp: ask, search_articles, get_article as MCP tools
 """
 

@@ -15,6 +15,7 @@ from qa.api.auth import ApiAuth
 from qa.api.chat import chat_router
 from qa.api.chat_models import ChatCompletionChunk
 from qa.api.errors import ApiError, JSONErrorRoute
+from qa.api.jobs import Jobs
 from qa.api.mcp_server import mcp_routes
 from qa.api.rest import rest_router
 from qa.config import Settings
@@ -33,9 +34,10 @@ DESCRIPTION = (
 def api_app_kwargs(engine: Engine, settings: Settings) -> dict[str, Any]:
     """FastAPI arguments that put the API on the app Gradio builds: one port, one process."""
     auth = ApiAuth.from_settings(settings)
-    api = [chat_router(engine, auth), rest_router(engine, auth)]
+    jobs = Jobs()
+    api = [chat_router(engine, auth, jobs), rest_router(engine, auth, jobs)]
     routes: list[BaseRoute] = [route for r in api for route in r.routes]
-    mcp, lifespan = mcp_routes(engine, auth, settings.host)
+    mcp, lifespan = mcp_routes(engine, auth, jobs, settings.host)
     schema = _openapi(routes)
 
     async def openapi(_: Request) -> JSONResponse:

@@ -18,7 +18,6 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import run_in_threadpool
 from starlette.types import Send
 
 from qa.api.auth import ApiAuth
@@ -35,6 +34,7 @@ from qa.api.chat_models import (
     ModelList,
 )
 from qa.api.errors import JSONErrorRoute, error_body, to_api_error
+from qa.api.jobs import Jobs
 from qa.api.models import citations_of
 from qa.api.rest import ERRORS, filters_of
 from qa.engine import Engine
@@ -78,7 +78,8 @@ def _pieces(text: str) -> list[str]:
     return re.findall(r"\s*\S+|\s+$", text)
 
 
-async def _sse(first: str | Answer, events: Events, question: str) -> AsyncIterator[str]:
+async def _sse(first: str | Answer, events: Events, question: str,
+               jobs: Jobs) -> AsyncIterator[str]:
     cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
 
     def chunk(delta: Delta, **extra: Any) -> str:
@@ -90,7 +91,7 @@ async def _sse(first: str | Answer, events: Events, question: str) -> AsyncItera
         event = first
         while isinstance(event, str):
             yield ": writing\n\n"  # a keep-alive; a client gone is noticed at the next one
-            event = await run_in_threadpool(next, events, None)
+            event = await jobs.step(next, events, None)
         if isinstance(event, Answer):
             for piece in _pieces(event.text):
                 yield chunk(Delta(content=piece))
@@ -103,7 +104,7 @@ async def _sse(first: str | Answer, events: Events, question: str) -> AsyncItera
         events.close()  # type: ignore[attr-defined]
 
 
-def chat_router(engine: Engine, auth: ApiAuth) -> APIRouter:
+def chat_router(engine: Engine, auth: ApiAuth, jobs: Jobs) -> APIRouter:
     r = APIRouter(prefix="/v1", route_class=JSONErrorRoute, responses=ERRORS,
                   dependencies=[Depends(auth.user)], tags=["openai"])
 
@@ -124,12 +125,13 @@ def chat_router(engine: Engine, auth: ApiAuth) -> APIRouter:
         question, history = split_turns(req.messages)
         filters = filters_of(req.filters)
         if req.stream:
-            standalone, first, events = await run_in_threadpool(
+            standalone, first, events = await jobs.run(
                 _start, engine, question, history, req.top_k, filters)
-            return ClosingStream(_sse(first, events, standalone), media_type="text/event-stream",
+            return ClosingStream(_sse(first, events, standalone, jobs),
+                                 media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache"})
-        standalone = await run_in_threadpool(engine.condense, question, history)
-        answer = await run_in_threadpool(engine.ask, standalone, req.top_k, filters)
+        standalone = await jobs.run(engine.condense, question, history)
+        answer = await jobs.run(engine.ask, standalone, req.top_k, filters)
         return ChatCompletion(
             id=f"chatcmpl-{uuid.uuid4().hex}", created=int(time.time()),
             choices=[Choice(message=AssistantMessage(content=answer.text))],

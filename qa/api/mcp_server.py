@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from qa.api.auth import ApiAuth
 from qa.api.errors import error_response, to_api_error
+from qa.api.jobs import Jobs
 from qa.api.models import ArticleOut, AskResponse, Filters, PassageOut
 from qa.engine import Engine
 from qa.errors import QAError
@@ -21,41 +22,41 @@ from qa.errors import QAError
 T = TypeVar("T")
 
 
-def _tool_call(fn: Callable[[], T]) -> T:
-    """A QAError reaches the agent as a tool error with its message (it names the fix)."""
-    try:
-        return fn()
-    except QAError as exc:
-        raise ToolError(to_api_error(exc).message) from exc
+def build_mcp(engine: Engine, jobs: Jobs) -> MCPServer:
+    async def call(fn: Callable[..., T], *args: Any) -> T:
+        """In the API's threads; a QAError reaches the agent as a tool error with its message
+        (it names the fix)."""
+        try:
+            return await jobs.run(fn, *args)
+        except QAError as exc:
+            raise ToolError(to_api_error(exc).message) from exc
 
-
-def build_mcp(engine: Engine) -> MCPServer:
     server = MCPServer(name="qa", instructions="Answers questions about a news archive with "
                        "cited, verified quotes; searches and reads its articles.")
 
     @server.tool()
-    def ask(question: str, top_k: int | None = None, sources: list[str] | None = None,
+    async def ask(question: str, top_k: int | None = None, sources: list[str] | None = None,
             since: str | None = None, until: str | None = None) -> AskResponse:
         """Answer a question from the news articles. The answer's [n] markers refer to the
         citations, each an exact quote of an article (article_id, start, end offsets); when
         the articles do not answer it, `refused` is true."""
         filters = Filters(sources=sources, since=since, until=until).model_dump()
-        return _tool_call(lambda: AskResponse.of(engine.ask(question, top_k, filters)))
+        return AskResponse.of(await call(engine.ask, question, top_k, filters))
 
     @server.tool()
-    def search_articles(query: str, top_k: int | None = None,
+    async def search_articles(query: str, top_k: int | None = None,
                         sources: list[str] | None = None, since: str | None = None,
                         until: str | None = None) -> list[PassageOut]:
         """The passages of the news articles nearest to a query (no answer written), nearest
         first, with their article_id for get_article."""
         filters = Filters(sources=sources, since=since, until=until).model_dump()
-        found = _tool_call(lambda: engine.retrieve(query, top_k, filters))
+        found = await call(engine.retrieve, query, top_k, filters)
         return [PassageOut(**p.to_dict()) for p in found]
 
     @server.tool()
-    def get_article(article_id: str) -> ArticleOut:
+    async def get_article(article_id: str) -> ArticleOut:
         """One article's full text and metadata: what citation offsets point into."""
-        a = _tool_call(lambda: engine.article(article_id))
+        a = await call(engine.article, article_id)
         return ArticleOut(id=a.id, title=a.title, text=a.text, url=a.url, date=a.date,
                           source=a.source, author=a.author, source_path=a.source_path)
 
@@ -77,9 +78,10 @@ class _Guarded:
         await self.app(scope, receive, send)
 
 
-def mcp_routes(engine: Engine, auth: ApiAuth, host: str) -> tuple[list[Route], Any]:
+def mcp_routes(engine: Engine, auth: ApiAuth, jobs: Jobs,
+               host: str) -> tuple[list[Route], Any]:
     """The /mcp route and the lifespan that runs its session manager."""
-    server = build_mcp(engine)
+    server = build_mcp(engine, jobs)
     app = server.streamable_http_app(streamable_http_path="/mcp", stateless_http=True,
                                      json_response=True, host=host)
     routes = [Route(r.path, endpoint=_Guarded(r.endpoint, auth), methods=r.methods)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Depends
 
 from qa.api.auth import ApiAuth
 from qa.api.errors import ApiError, JSONErrorRoute
+from qa.api.jobs import Jobs
 from qa.api.models import (
     ArticleList,
     ArticleOut,
@@ -41,18 +42,20 @@ def filters_of(filters: Filters | None) -> dict[str, Any] | None:
     return filters.model_dump() if filters else None
 
 
-def rest_router(engine: Engine, auth: ApiAuth) -> APIRouter:
+def rest_router(engine: Engine, auth: ApiAuth, jobs: Jobs) -> APIRouter:
     r = APIRouter(prefix="/v1", route_class=JSONErrorRoute, responses=ERRORS,
                   dependencies=[Depends(auth.user)], tags=["qa"])
 
     @r.post("/ask", response_model=AskResponse, summary="Answer a question, with citations")
-    def ask(req: AskRequest) -> AskResponse:
+    async def ask(req: AskRequest) -> AskResponse:
         """The verified answer and its citations: the object `qa ask --json` prints."""
-        return AskResponse.of(engine.ask(req.question, req.top_k, filters_of(req.filters)))
+        answer = await jobs.run(engine.ask, req.question, req.top_k, filters_of(req.filters))
+        return AskResponse.of(answer)
 
     @r.post("/retrieve", response_model=RetrieveResponse, summary="Passages only, no LLM")
-    def retrieve(req: AskRequest) -> RetrieveResponse:
-        passages = engine.retrieve(req.question, req.top_k, filters_of(req.filters))
+    async def retrieve(req: AskRequest) -> RetrieveResponse:
+        passages = await jobs.run(engine.retrieve, req.question, req.top_k,
+                                  filters_of(req.filters))
         return RetrieveResponse(passages=[PassageOut(**p.to_dict()) for p in passages])
 
     @r.get("/articles", response_model=ArticleList, summary="The indexed articles")
