@@ -22,7 +22,7 @@ from qa.errors import ConfigError
 from qa.models.fifo import FairLock
 
 from .api_server import REPLY, FakeLLM, Served
-from .helpers import SEED, SEED_QUESTION
+from .helpers import SEED, SEED_QUESTION, free_port, qa
 
 USER = "user-token-0123456789abcdef"
 ADMIN = "admin-token-0123456789abcdef"
@@ -123,6 +123,13 @@ def test_read_token_file(tmp_path) -> None:
             read_token_file(f)
     with pytest.raises(ConfigError, match="Cannot read"):
         read_token_file(tmp_path / "missing")
+
+
+def test_serve_refuses_a_bad_token_file_before_starting(tmp_path) -> None:
+    (tmp_path / "tokens").write_text("short\n")
+    r = qa("serve", "--api-tokens", str(tmp_path / "tokens"), "--port", str(free_port()))
+    assert r.returncode == 2 and "shorter than 16" in r.stderr
+    assert "Traceback" not in r.stderr and "serving" not in r.stderr
 
 
 # --- one LLM slot --------------------------------------------------------------------------------
