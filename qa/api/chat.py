@@ -119,8 +119,7 @@ def chat_router(engine: Engine, auth: ApiAuth, jobs: Jobs) -> APIRouter:
             summary="OpenAI chat completions, with citations",
             responses={200: {"content": stream_doc,
                              "description": "A ChatCompletion, or with `stream: true` "
-                             "server-sent ChatCompletionChunk events ending in `[DONE]`."}},
-            openapi_extra={"x-stream-chunk": ChatCompletionChunk.__name__})
+                             "server-sent ChatCompletionChunk events ending in `[DONE]`."}})
     async def completions(req: ChatRequest) -> Any:
         question, history = split_turns(req.messages)
         filters = filters_of(req.filters)
