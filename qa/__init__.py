@@ -12,6 +12,7 @@ from typing import Any
 
 from qa.config import Settings, load_settings
 from qa.errors import (
+    ArticleMissingError,
     ConfigError,
     CorpusError,
     FetchError,
@@ -22,12 +23,14 @@ from qa.errors import (
     ModelError,
     QAError,
     QuestionError,
+    QuestionTooLongError,
 )
 from qa.records import Answer, Article, Chunk, Citation, Passage, RebuildSummary, Skipped
 
 __all__ = [
     "Answer",
     "Article",
+    "ArticleMissingError",
     "Chunk",
     "Citation",
     "ConfigError",
@@ -42,6 +45,7 @@ __all__ = [
     "Passage",
     "QAError",
     "QuestionError",
+    "QuestionTooLongError",
     "RebuildSummary",
     "Settings",
     "Skipped",

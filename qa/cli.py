@@ -249,16 +249,19 @@ def _run_eval(directory: Path, top_k: int | None, questions_file: Path | None,
 @click.option("--port", type=click.IntRange(0, 65535), help="Port [QA_PORT, default 7860].")
 @click.option("--auth-file", type=click.Path(path_type=Path),
               help="File of user:password lines; the UI then asks for a login [QA_AUTH_FILE].")
+@click.option("--api-tokens", type=click.Path(path_type=Path),
+              help="File of HTTP API tokens (TOKEN or TOKEN admin lines) [QA_API_TOKENS].")
 @click.option("--pull-every", help="Pull the feeds (`qa feeds`) now and then every such "
               "interval (30m, 2h, 1d), updating the index.")
 def serve(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | None,
           host: str | None, port: int | None, auth_file: Path | None,
-          pull_every: str | None) -> None:
-    """Serve the web UI: chat with cited answers, browse and upload articles, rebuild."""
+          api_tokens: Path | None, pull_every: str | None) -> None:
+    """Serve the web UI and the HTTP API (/v1, /mcp) on one port."""
 
     def go() -> None:
         settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, chroma_url=chroma_url,
-                             host=host, port=port, auth_file=auth_file)
+                             host=host, port=port, auth_file=auth_file, api_tokens=api_tokens)
+        from qa.api import api_app_kwargs
         from qa.engine import Engine
         from qa.ui import build_ui, launch, read_auth_file, warm_up
 
@@ -267,8 +270,9 @@ def serve(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | Non
         every = _interval(pull_every) if pull_every else 0.0
         engine = Engine(settings)
         demo = build_ui(settings, engine)
+        api = api_app_kwargs(engine, settings)  # a bad token file fails before anything starts
         try:
-            url = launch(demo, settings, block=False)
+            url = launch(demo, settings, block=False, api=api)
         except OSError as exc:
             from qa.errors import ConfigError
 

@@ -190,6 +190,11 @@ class Settings(BaseSettings):
     auth_file: Path | None = Field(
         None, description="File of `user:password` lines; when set, the UI asks for a login."
     )
+    api_tokens: Path | None = Field(
+        None, description="File of HTTP API bearer tokens, one a line (`TOKEN` or `TOKEN admin`; "
+        "admin tokens may rebuild). When this or auth_file is set, /v1 and /mcp need a token; "
+        "unset with no auth_file, they answer loopback clients only.",
+    )
 
     @field_validator("chroma_url", "openai_base_url")
     @classmethod

@@ -21,7 +21,7 @@ from qa.answer import (
 from qa.answer.condense import History
 from qa.answer.verdict import VERDICTS, verdict_word, yes_no_reply
 from qa.config import Settings
-from qa.errors import IndexMissingError, QuestionError
+from qa.errors import ArticleMissingError, QuestionError, QuestionTooLongError
 from qa.index.reader import list_articles, read_article
 from qa.index.store import Store
 from qa.models import LLM, Embedder, choose, complete, make_llm, until_runaway
@@ -190,7 +190,7 @@ class Engine:
         """The article text every citation's offsets point into."""
         article = read_article(self.store, article_id)
         if article is None:
-            raise IndexMissingError(f"No article {article_id!r} in the index — run `qa rebuild` "
+            raise ArticleMissingError(f"No article {article_id!r} in the index — run `qa rebuild` "
                                     "if it was added recently.")
         return article
 
@@ -232,7 +232,7 @@ class Engine:
         if not q:
             raise QuestionError("The question is empty — type a question about the articles.")
         if len(q) > self.settings.max_question_chars:
-            raise QuestionError(
+            raise QuestionTooLongError(
                 f"The question is {len(q):,} characters long; the limit is "
                 f"{self.settings.max_question_chars:,} (max_question_chars). Shorten it."
             )

@@ -4,11 +4,13 @@
     ├── ConfigError        settings are invalid (exit code 2)
     ├── CorpusError        the corpus folder is missing or yields nothing
     ├── IndexMissingError  there is no index yet: run `qa rebuild`
+    │   └── ArticleMissingError  no article of that id in the index
     ├── IndexBusyError     another rebuild holds the writer lock
     ├── IndexError_        the index cannot be read or written (disk full, read-only, server down)
     ├── ModelError         a model file is missing, corrupt or cannot be loaded
     ├── LLMError           the LLM backend failed or is unreachable
     ├── QuestionError      the question cannot be asked (empty, too long)
+    │   └── QuestionTooLongError  longer than max_question_chars
     └── FetchError         a URL or feed cannot be fetched or holds no article
 """
 
@@ -33,6 +35,10 @@ class IndexMissingError(QAError):
     pass
 
 
+class ArticleMissingError(IndexMissingError):
+    pass
+
+
 class IndexBusyError(QAError):
     pass
 
@@ -54,4 +60,8 @@ class QuestionError(QAError):
 
 
 class FetchError(QAError):
+    pass
+
+
+class QuestionTooLongError(QuestionError):
     pass

@@ -13,6 +13,7 @@ from qa.config import Settings
 from qa.errors import LLMError, ModelError
 from qa.models.base import BaseLLM, Message
 from qa.models.bundled import model_path
+from qa.models.fifo import FairLock
 
 
 def has_amx_kernels() -> bool:
@@ -59,6 +60,9 @@ class LlamaCppLLM(BaseLLM):
 
     _instances: ClassVar[dict[tuple[Any, ...], LlamaCppLLM]] = {}
     _instances_lock = threading.Lock()
+    # One llama.cpp job at a time in the process, whichever model (answers and verdicts use
+    # two): each uses every core. First come, first served: UI and API requests alike.
+    _slot: ClassVar[FairLock] = FairLock()
 
     def __init__(self, path: Path, n_ctx: int, n_threads: int) -> None:
         try:
@@ -69,7 +73,7 @@ class LlamaCppLLM(BaseLLM):
         self.name = f"llama-cpp:{path.name}"
         self.path = path
         self.n_ctx = n_ctx
-        self._lock = threading.Lock()
+        self._lock = self._slot
         self._formatter: Any = None
         self.amx_disabled = has_amx_kernels()
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
@@ -35,8 +36,9 @@ def read_auth_file(path: Path) -> list[tuple[str, str]]:
 
 def launch(demo: gr.Blocks, settings: Settings, host: str | None = None,
            port: int | None = None, auth_file: Path | None = None,
-           block: bool = True) -> str:
-    """Serve the UI (loopback unless told otherwise); returns the local URL."""
+           block: bool = True, api: dict[str, Any] | None = None) -> str:
+    """Serve the UI (loopback unless told otherwise); returns the local URL. `api`: FastAPI
+    arguments adding routes to the same server (`qa.api.api_app_kwargs`)."""
     auth_path = auth_file or settings.auth_file
     auth = read_auth_file(auth_path) if auth_path else None
     _, url, _ = demo.launch(
@@ -44,7 +46,7 @@ def launch(demo: gr.Blocks, settings: Settings, host: str | None = None,
         auth=auth, auth_message="Sign in to ask questions about the articles." if auth else None,
         css=CSS, head=HEAD, theme=THEME, ssr_mode=False, quiet=True, prevent_thread_lock=True,
         footer_links=["api"], show_error=False, pwa=False, mcp_server=False,
-        max_file_size=settings.max_file_bytes,
+        max_file_size=settings.max_file_bytes, app_kwargs=dict(api or {}),
     )
     if block:
         demo.block_thread()
