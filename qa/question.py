@@ -15,9 +15,12 @@ _AUX = r"(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|should
     r"might|must)\b"
 _AUXILIARY = re.compile(rf"^\W*{_AUX}", re.IGNORECASE)
 # A leading clause before the main one: "Between A and B, did ...", "After X reported Y, has ...".
+# A question word on the way ("Considering A, which country, known for X, is ...") means the
+# auxiliary belongs to a clause of a question that asks for a thing.
 _LEAD = re.compile(
     r"^\W*(?:between|before|after|following|since|considering|given|based\s+on|according\s+to|"
-    r"in|on|from|when|while|as|during|prior\s+to|comparing)\b[^?]*?,\s*(?:and\s+)?"
+    r"in|on|from|when|while|as|during|prior\s+to|comparing)\b"
+    r"(?:(?!\b(?:which|who|whom|whose|what|where|why|how)\b)[^?])*?,\s*(?:and\s+)?"
     rf"{_AUX}", re.IGNORECASE)
 _CHOICE = re.compile(r"\bor\b(?![^?]*\b(?:not|no)\b)[^,;?]{0,60}\?\s*$", re.IGNORECASE)
 

@@ -26,6 +26,10 @@ SOURCES = ["The Harbour Ledger", "Valley Wire", "The Independent - Sports",
     ("After the Harbour Ledger reported the strike, did Valley Wire report its end?", True),
     ("After the strike ended, who paid the crews?", False),
     ("In the report on the strike, which union led it?", False),
+    ("Considering the Harbour Ledger and Valley Wire reports, which port, known for its "
+     "ferries, is both facing a strike and planning a new terminal?", False),
+    ("Given the reports on the strike, who, according to Valley Wire, was paid, and was it "
+     "the crews?", False),
 ])
 def test_yes_no_questions_are_told_apart(question: str, expected: bool) -> None:
     assert is_yes_no(question) is expected
