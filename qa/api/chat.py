@@ -124,13 +124,17 @@ def chat_router(engine: Engine, auth: ApiAuth, jobs: Jobs) -> APIRouter:
         question, history = split_turns(req.messages)
         filters = filters_of(req.filters)
         if req.stream:
-            standalone, first, events = await jobs.run(
+            standalone, first, events = await jobs.answer(
                 _start, engine, question, history, req.top_k, filters)
             return ClosingStream(_sse(first, events, standalone, jobs),
                                  media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache"})
-        standalone = await jobs.run(engine.condense, question, history)
-        answer = await jobs.run(engine.ask, standalone, req.top_k, filters)
+
+        def condensed_answer() -> tuple[str, Answer]:
+            standalone = engine.condense(question, history)
+            return standalone, engine.ask(standalone, req.top_k, filters)
+
+        standalone, answer = await jobs.answer(condensed_answer)
         return ChatCompletion(
             id=f"chatcmpl-{uuid.uuid4().hex}", created=int(time.time()),
             choices=[Choice(message=AssistantMessage(content=answer.text))],

@@ -49,7 +49,8 @@ def rest_router(engine: Engine, auth: ApiAuth, jobs: Jobs) -> APIRouter:
     @r.post("/ask", response_model=AskResponse, summary="Answer a question, with citations")
     async def ask(req: AskRequest) -> AskResponse:
         """The verified answer and its citations: the object `qa ask --json` prints."""
-        answer = await jobs.run(engine.ask, req.question, req.top_k, filters_of(req.filters))
+        answer = await jobs.answer(engine.ask, req.question, req.top_k,
+                                   filters_of(req.filters))
         return AskResponse.of(answer)
 
     @r.post("/retrieve", response_model=RetrieveResponse, summary="Passages only, no LLM")
