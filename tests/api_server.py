@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from qa.answer.condense import CONDENSE_PROMPT
@@ -14,7 +16,7 @@ from qa.errors import LLMError
 from qa.models.base import BaseLLM, Message
 from qa.models.fifo import FairLock
 
-from .helpers import free_port
+from .helpers import SEED, free_port
 
 REPLY = "Russia invited opposition representatives to Moscow [1]."
 
@@ -52,6 +54,17 @@ class FakeLLM(BaseLLM):
                 self.sent.append(sent)
                 if not finished:
                     self.closed.set()
+
+
+def seed_index(root: Path, embedder: Any) -> Settings:
+    """Settings over a corpus of the seed article in `root`, indexed."""
+    from qa import rebuild
+
+    (root / "corpus").mkdir()
+    shutil.copy(SEED, root / "corpus" / SEED.name)
+    settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index")
+    rebuild(settings, embedder=embedder)
+    return settings
 
 
 class Served:

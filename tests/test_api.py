@@ -3,32 +3,25 @@ client and plain HTTP, on the real server over a real index (scripted LLM: fast)
 
 from __future__ import annotations
 
-import shutil
-
 import httpx
 import openai
 import pytest
 
-from qa import Settings, rebuild
+from qa import Settings
 from qa.api.models import AskResponse
 from qa.engine import Engine
 from qa.errors import LLMError
 from qa.models import ScriptedLLM
 
-from .api_server import REPLY, FakeLLM, Served
-from .helpers import SEED, SEED_QUESTION
+from .api_server import REPLY, FakeLLM, Served, seed_index
+from .helpers import SEED_QUESTION
 
 REFUSED_QUESTION = "What is the capital of France?"
 
 
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory, embedder) -> Settings:
-    root = tmp_path_factory.mktemp("api")
-    (root / "corpus").mkdir()
-    shutil.copy(SEED, root / "corpus" / SEED.name)
-    settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index")
-    rebuild(settings, embedder=embedder)
-    return settings
+    return seed_index(tmp_path_factory.mktemp("api"), embedder)
 
 
 @pytest.fixture

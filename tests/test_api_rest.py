@@ -3,27 +3,21 @@ over a real index (scripted LLM: fast)."""
 
 from __future__ import annotations
 
-import shutil
-
 import httpx
 import pytest
 
-from qa import Settings, rebuild
+from qa import Settings
 from qa.api.models import PassageOut
 from qa.engine import Engine
 from qa.models import ScriptedLLM
 
-from .api_server import REPLY, Served
+from .api_server import REPLY, Served, seed_index
 from .helpers import SEED, SEED_QUESTION, dev_articles
 
 
 @pytest.fixture
 def indexed(tmp_path, embedder) -> Settings:
-    (tmp_path / "corpus").mkdir()
-    shutil.copy(SEED, tmp_path / "corpus" / SEED.name)
-    settings = Settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
-    rebuild(settings, embedder=embedder)
-    return settings
+    return seed_index(tmp_path, embedder)
 
 
 @pytest.fixture

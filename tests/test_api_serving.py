@@ -4,7 +4,6 @@ slot shared fairly by 16 API clients and the UI, a dropped stream freeing it, an
 from __future__ import annotations
 
 import asyncio
-import shutil
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,13 +14,13 @@ import openai
 import pytest
 from starlette.requests import Request
 
-from qa import Settings, rebuild
+from qa import Settings
 from qa.api.auth import ApiAuth, read_token_file
 from qa.api.errors import ApiError
 from qa.errors import ConfigError
 from qa.models.fifo import FairLock
 
-from .api_server import REPLY, FakeLLM, Served
+from .api_server import REPLY, FakeLLM, Served, seed_index
 from .helpers import SEED, SEED_QUESTION, free_port, qa
 
 USER = "user-token-0123456789abcdef"
@@ -30,12 +29,7 @@ ADMIN = "admin-token-0123456789abcdef"
 
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory, embedder) -> Settings:
-    root = tmp_path_factory.mktemp("serving")
-    (root / "corpus").mkdir()
-    shutil.copy(SEED, root / "corpus" / SEED.name)
-    settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index")
-    rebuild(settings, embedder=embedder)
-    return settings
+    return seed_index(tmp_path_factory.mktemp("serving"), embedder)
 
 
 @pytest.fixture
