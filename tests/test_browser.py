@@ -296,6 +296,52 @@ def test_sixteen_concurrent_questions_are_all_answered_in_order(app) -> None:
     assert grown < 250, f"serving 16 questions grew the server by {grown:.0f} MB"
 
 
+def test_a_browser_and_sixteen_api_clients_share_the_model_in_order(page, app) -> None:
+    """The page and 16 `openai` clients of /v1/chat/completions at once, one real LLM: the
+    page gets its answer, every client its own, in the order they came."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import openai
+
+    questions = [SEED_QUESTION if i % 2 == 0 else "Who will Sergei Lavrov meet in Moscow?"
+                 for i in range(16)]
+    finished: list[int] = []
+    # Clients built and their first request made before the race: the openai package loads
+    # its resources on first use, which would delay whichever thread came first.
+    clients = [openai.OpenAI(base_url=app["url"] + "v1", api_key="unused", max_retries=0,
+                             timeout=900) for _ in questions]
+    for client in clients:
+        assert client.models.list().data[0].id == "qa"
+
+    def api(i: int, q: str):
+        got = clients[i].chat.completions.create(model="qa",
+                                                 messages=[{"role": "user", "content": q}])
+        finished.append(i)
+        return got
+
+    box = page.locator("#qa-question textarea")
+    box.fill(SEED_QUESTION)
+    box.press("Enter")
+    with ThreadPoolExecutor(len(questions)) as pool:
+        jobs = []
+        for i, q in enumerate(questions):
+            jobs.append(pool.submit(api, i, q))
+            time.sleep(0.3)  # a definite arrival order
+        panel = page.locator("#qa-panel")
+        deadline = time.time() + 900
+        while not (panel.locator(".qa-turn").count() and SEED_QUESTION[:20] in panel.inner_text()):
+            assert time.time() < deadline, "the page got no answer"
+            time.sleep(0.2)
+        results = [job.result(timeout=900) for job in jobs]
+    assert "opposition" in page.locator("#qa-chat [data-testid=bot]").last.inner_text().lower()
+    assert finished == list(range(16)), finished  # first come, first served; none lost
+    article = (ROOT / "corpus" / "russia-pushes-for-peace-talks.txt").read_text()
+    for got in results:
+        extra = got.model_extra
+        assert not extra["refused"] and extra["citations"], extra
+        c = extra["citations"][0]
+        assert article[c["start"]:c["end"]] == c["quote"]
+
 
 class _BreaksOnce:
     """An LLM backend that dies after two words on its first answer, then works."""
