@@ -51,10 +51,11 @@ def verdict(text: str) -> str:
 def is_correct(prediction: str, golds: list[str]) -> bool:
     """A yes/no gold is matched by the answer's first verdict word; other golds by whole-word
     match of the normalized gold or token F1 >= 0.5 ("consistent" never matches inside
-    "inconsistent")."""
+    "inconsistent"; a possessive "'s" is not part of the name)."""
     if golds and all(normalize(g) in VERDICTS for g in golds):
         return verdict(prediction) in {normalize(g) for g in golds}
-    norm = normalize(prediction)
+    # A possessive names its owner: "Google's model" answers "Google".
+    norm = normalize(re.sub(r"['\u2019]s\b", "", prediction))
     return any(
         (normalize(g) and re.search(rf"\b{re.escape(normalize(g))}\b", norm))
         or token_f1(prediction, g) >= 0.5

@@ -37,6 +37,9 @@ QUESTIONS = [
     ("The reports are consistent.", ["consistent"], True),
     ("The tugboat Marlin Grey [1].", ["Marlin Grey"], True),
     ("Marlinspike [1].", ["Marlin"], False),
+    ("Marlin Grey's crew guided the ferry [1].", ["Marlin Grey"], True),  # possessive
+    ("Marlin Grey’s crew guided the ferry [1].", ["Marlin Grey"], True),
+    ("Marlin Greys guided the ferry [1].", ["Marlin Grey"], False),
 ])
 def test_answers_are_scored_by_verdict_or_whole_words(answer, golds, right) -> None:
     assert is_correct(answer, golds) is right
