@@ -101,6 +101,29 @@ def test_wrong_citation_is_reattached_and_out_of_range_dropped() -> None:
     assert v.text.endswith("[1]") and "[7]" not in v.text
 
 
+def test_a_name_the_cited_passage_lacks_is_cited_to_the_passage_that_states_it() -> None:
+    # The cited passage shares half the sentence's new words ("all"), not its name.
+    rugby = ("Fans waited all night in Christchurch. "
+             "The All Blacks lost to Argentina in Christchurch on Saturday.")
+    fans = _passage(rugby[:rugby.index(" The All")], 1, rugby)
+    match = _passage(rugby[rugby.index("The All"):], 2, rugby)
+    v = verify("Which team lost to Argentina in Christchurch?",
+               "The All Blacks lost to Argentina in Christchurch [1].", [fans, match])
+    assert not v.refused, v.unsupported
+    assert [c.article_id for c in v.citations] == ["a2"]
+    assert v.citations[0].quote.startswith("The All Blacks")
+
+
+def test_a_name_no_passage_states_is_unsupported_even_when_rerouted() -> None:
+    rugby = ("Fans waited all night in Christchurch. "
+             "The All Blacks lost to Argentina in Christchurch on Saturday.")
+    fans = _passage(rugby[:rugby.index(" The All")], 1, rugby)
+    match = _passage(rugby[rugby.index("The All"):], 2, rugby)
+    v = verify("Which team lost to Argentina in Christchurch?",
+               "The All Whites lost to Argentina in Christchurch [1].", [fans, match])
+    assert v.refused and v.unsupported
+
+
 def test_general_knowledge_is_refused() -> None:
     v = verify("What is the capital of France?", "The capital of France is Paris [1].", [P1, P2])
     assert v.refused and v.citations == []

@@ -191,6 +191,20 @@ def _supporters(toks: set[str], basis: set[str], p_tokens: list[set[str]], score
     return []
 
 
+def _stating(sentence: str, question: str, q_tokens: set[str], passages: list[Passage],
+             p_tokens: list[set[str]], good: list[int]) -> list[int]:
+    """`good` when those passages (with the question) state every name and number of the
+    sentence and do not contradict it, else []: "Norwegian Juniper" is not supported by
+    "Nordic Juniper", nor 1997 by 1987."""
+    if not good:
+        return []
+    stated = set().union(q_tokens, *(p_tokens[i] for i in good))
+    if not key_tokens(sentence) <= stated or contradicts(
+            sentence, question, " ".join(passages[i].text for i in good)):
+        return []
+    return good
+
+
 def verify(
     question: str, reply: str, passages: list[Passage], threshold: float = 0.5,
     idf: Callable[[str], float] | None = None, yes_no: bool = False,
@@ -222,14 +236,13 @@ def verify(
             continue
         cited = [n - 1 for n in dict.fromkeys(claim.cited) if 1 <= n <= len(passages)]
         scores = [support(toks, basis, pt) for pt in p_tokens]
-        good = _supporters(toks, basis, p_tokens, scores, cited, threshold)
-        if good:
-            # Names and numbers must all be in the passages (or the question): "Norwegian
-            # Juniper" is not supported by "Nordic Juniper", nor 1997 by 1987.
-            stated = set().union(q_tokens, *(p_tokens[i] for i in good))
-            if not key_tokens(claim.sentence) <= stated or contradicts(
-                    claim.sentence, question, " ".join(passages[i].text for i in good)):
-                good = []
+        good = _stating(claim.sentence, question, q_tokens, passages, p_tokens,
+                        _supporters(toks, basis, p_tokens, scores, cited, threshold))
+        if not good and cited:
+            # The cited passage shares the sentence's words but not its names: another passage
+            # may state them all ("The All Blacks" cited to a passage that says "all" only).
+            good = _stating(claim.sentence, question, q_tokens, passages, p_tokens,
+                            _supporters(toks, basis, p_tokens, scores, [], threshold))
         if not good:
             unsupported.append(claim.sentence)
             continue
