@@ -182,6 +182,15 @@ class Settings(BaseSettings):
         description="Cosine similarity a cited passage needs when its question coverage is "
         "between min_evidence and strong_evidence.",
     )
+    meaning_threshold: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="Refuse a verified answer (not a yes/no verdict) when the verdict model, "
+        "shown only the cited passages, the question and the answer, finds the probability "
+        "that the passages give this answer to this question below this value. It catches "
+        "answers built from the right words of a passage about something else; each answer "
+        "costs one more reading (about 2-4 s on 2 cores). 0 turns the check off "
+        "(docs/benchmarks.md has the measured trade-off).",
+    )
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
 
     # --- serving: the web UI (`qa serve`, app.py) ------------------------------------------

@@ -19,6 +19,8 @@ from qa.answer import (
     usable_history,
 )
 from qa.answer.condense import History
+from qa.answer.judge import not_stated
+from qa.answer.meaning import stated
 from qa.answer.verdict import VERDICTS, verdict_word, yes_no_reply
 from qa.config import Settings
 from qa.errors import ArticleMissingError, QuestionError, QuestionTooLongError
@@ -73,8 +75,9 @@ class Engine:
 
     @property
     def verdict_llm(self) -> LLM:
-        """The model that decides yes/no verdicts: the bundled `verdict_model` when the answer
-        model is a bundled one too (and was not passed in), else the answer model."""
+        """The model that decides yes/no verdicts and checks meaning: the bundled
+        `verdict_model` when the answer model is a bundled one too (and was not passed in),
+        else the answer model."""
         s = self.settings
         own = (not self._llm_given and s.llm_backend == "llama-cpp"
                and s.llm_model_path is None)
@@ -155,8 +158,15 @@ class Engine:
         else:
             text = complete(self.llm, messages, self.settings.llm_max_tokens)
         verdict = judge(question, text, found.passages, thresholds, found.idf, asked.yes_no)
-        log.info("question=%r reply=%r refused=%r evidence=%.2f", question, text,
-                 verdict.reason, verdict.verified.evidence)
+        meant = None
+        if self.settings.meaning_threshold > 0 and not verdict.refused and not asked.yes_no:
+            meant = stated(self.verdict_llm, found.query, verdict.verified.text,
+                           verdict.verified.citations)
+            if meant < self.settings.meaning_threshold:
+                verdict = not_stated(verdict)
+        log.info("question=%r reply=%r refused=%r evidence=%.2f meaning=%s", question, text,
+                 verdict.reason, verdict.verified.evidence,
+                 "-" if meant is None else f"{meant:.2f}")
         yield to_answer(question, verdict, found.passages, time.perf_counter() - t0)
 
     def prompt(self, found: Retrieval) -> Prompt:

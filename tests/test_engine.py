@@ -232,3 +232,30 @@ def test_a_yes_no_answer_is_the_models_verdict_then_quoted_sources(engine_factor
     for c in a.citations:  # every word after the verdict is a source's own
         assert c.quote in a.text
         assert engine.article(c.article_id).text[c.start:c.end] == c.quote
+
+
+@pytest.mark.parametrize(("check", "refused"), [("Yes", False), ("No", True)])
+def test_the_check_of_meaning_refuses_an_answer_the_passages_do_not_give(
+        settings, embedder, check, refused) -> None:
+    rebuild(settings, embedder=embedder)
+    engine = Engine(settings.model_copy(update={"meaning_threshold": 0.5}),
+                    llm=ScriptedLLM(["Russia invited Syrian opposition representatives [1].",
+                                     check]), embedder=embedder)
+    a = engine.ask(SEED_QUESTION)
+    assert a.refused is refused
+    assert a.reason == ("the cited passages do not give this answer" if refused else "")
+    check_prompt = engine.llm.calls[1][1]["content"]  # the cited text, question and answer
+    assert "invite opposition representatives" in check_prompt
+    assert SEED_QUESTION in check_prompt and "Proposed answer: Russia invited" in check_prompt
+    assert "[1]" not in check_prompt.split("Proposed answer:")[1]
+
+
+def test_no_check_of_meaning_for_a_verdict_or_when_it_is_off(settings, embedder) -> None:
+    rebuild(settings, embedder=embedder)
+    checked = Engine(settings.model_copy(update={"meaning_threshold": 0.5}),
+                     llm=ScriptedLLM(["Yes"]), embedder=embedder)
+    assert not checked.ask("Did Russia invite opposition representatives to Moscow?").refused
+    assert len(checked.llm.calls) == 1  # the verdict's own reading only
+    off = Engine(settings, llm=ScriptedLLM(["Russia invited opposition representatives [1]."]),
+                 embedder=embedder)
+    assert not off.ask(SEED_QUESTION).refused and len(off.llm.calls) == 1

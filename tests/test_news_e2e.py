@@ -92,3 +92,32 @@ def test_the_local_model_chooses_the_verdict_its_source_states(engine, fact, ver
 def test_an_outlet_the_archive_lacks_is_refused_without_the_model(engine) -> None:
     a = engine.ask("What did the Bloomberg article say about Spotify's podcast budget?")
     assert a.refused and a.reason == "the named outlet is not in the archive (Bloomberg)"
+
+
+CENSUS = ("The Velmora harbour board met on Tuesday. The 1990 census counted 4,000 people in "
+          "Velmora, the board's report said, and the town has grown since then.")
+FERRY = ("The ferry Marlin Grey was retired in March after 30 years of service, the harbour board "
+         "said. Its sister ship, the Osprey, will take over the Skarholm route.")
+
+
+@pytest.mark.parametrize(("text", "asked", "near_miss", "answer"), [
+    (CENSUS, "How many people did the 1990 census count in Velmora?",
+     "How many people did the 1980 census count in Velmora?",
+     "The census counted 4,000 people [1]."),
+    (FERRY, "Which ship will take over the Skarholm route?",
+     "Which ship will take over the Velmora route?",
+     "The Osprey will take over the Skarholm route [1]."),
+])
+def test_the_check_of_meaning_tells_the_question_answered_from_a_near_miss(
+        engine, text, asked, near_miss, answer) -> None:
+    """The same cited answer: given by the text for the question it answers, not for a near
+    miss that changes one fact of the question."""
+    from qa.answer.meaning import stated
+    from qa.records import Citation
+
+    cited = [Citation(number=1, article_id="a", title="", url="", date="", source_path="a",
+                      passage=text, quote=text, start=0, end=len(text), score=0.5)]
+    right = stated(engine.verdict_llm, asked, answer, cited)
+    wrong = stated(engine.verdict_llm, near_miss, answer.replace(" the Skarholm route", ""),
+                   cited)
+    assert right > 0.6 and wrong < 0.5, (right, wrong)

@@ -15,6 +15,7 @@ DECLINED = "the model declined"
 UNSUPPORTED = "no source states it"
 OFF_TOPIC = "the cited passages are not about the question"
 UNKNOWN_OUTLET = "the named outlet is not in the archive"
+NOT_STATED = "the cited passages do not give this answer"
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,11 @@ def judge(question: str, reply: str, passages: list[Passage], thresholds: Thresh
     if v.evidence >= thresholds.min_evidence and closest >= thresholds.min_similarity:
         return Judgement(v)
     return Judgement(v, OFF_TOPIC)
+
+
+def not_stated(judgement: Judgement) -> Judgement:
+    """The judgement refused because the check of meaning found the answer not given."""
+    return Judgement(judgement.verified, NOT_STATED)
 
 
 def to_answer(question: str, judgement: Judgement, passages: list[Passage],
