@@ -1,8 +1,9 @@
 """The chunking of the news evaluation set, saved as a fingerprint: every chunk's number and
 character span, article by article. Faster chunking must make exactly these chunks.
 
-    python -m tests.chunk_fingerprint    # rewrite tests/data/news_chunks.tsv (only when the
-                                         # chunking is meant to change)
+    python -m tests.chunk_fingerprint --check  # compare all 609 articles' chunks with it
+    python -m tests.chunk_fingerprint          # rewrite tests/data/news_chunks.tsv (only when
+                                               # the chunking is meant to change)
 """
 
 from __future__ import annotations
@@ -46,12 +47,22 @@ def load() -> tuple[str, dict[str, str]]:
 
 
 def main() -> None:
+    import sys
+
     from qa.models.embed import Embedder
 
     embedder = Embedder()
     chunker = Chunker(embedder.tokenizer, embedder.max_tokens, CHUNK_SIZE, CHUNK_OVERLAP)
+    got = {a.id: spans(chunker, a) for a in news_articles()}
+    if "--check" in sys.argv[1:]:
+        digest, want = load()
+        differ = [aid for aid in want if got.get(aid) != want[aid]]
+        same_source = digest == source_digest()
+        print(f"{len(want) - len(differ)} of {len(want)} articles chunk as recorded"
+              + ("" if same_source else f" (but {NEWS} changed since)"))
+        sys.exit(1 if differ or not same_source or len(got) != len(want) else 0)
     rows = [f"# sha256[:16] of articles.jsonl\t{source_digest()}"]
-    rows += [f"{a.id}\t{spans(chunker, a)}" for a in news_articles()]
+    rows += [f"{aid}\t{s}" for aid, s in got.items()]
     FINGERPRINT.write_text("\n".join(rows) + "\n")
 
 
