@@ -24,7 +24,10 @@ class ScriptedServer:
     """Answers /v1/embeddings with a vector made from each text (its length, then 1s), after
     the statuses queued with `fail`; records every request and the most in flight at once."""
 
-    def __init__(self, delay: float = 0.0) -> None:
+    def __init__(self, delay: float = 0.0, together: int = 0) -> None:
+        # together: each request waits until that many are in flight (a barrier), so a
+        # client that sends fewer at once fails with BrokenBarrierError instead of passing.
+        self.gate = threading.Barrier(together, timeout=20) if together else None
         self.failures: list[int] = []
         self.requests: list[dict] = []
         self.delay = delay
@@ -46,6 +49,8 @@ class ScriptedServer:
                 return httpx.Response(self.failures.pop(0), text="busy")
             self.in_flight += 1
             self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        if self.gate is not None:
+            self.gate.wait()
         time.sleep(self.delay)
         with self._lock:
             self.in_flight -= 1
@@ -81,9 +86,9 @@ def test_batches_in_order_and_unit_vectors() -> None:
 
 
 def test_requests_run_concurrently_up_to_the_pool() -> None:
-    server = ScriptedServer(delay=0.2)
+    server = ScriptedServer(together=3)
     _client(server, concurrency=3, batch_size=1).encode([f"t{i}" for i in range(9)])
-    assert server.most_in_flight == 3
+    assert server.most_in_flight == 3 and len(server.requests) == 9
     server = ScriptedServer(delay=0.05)
     _client(server, concurrency=1, batch_size=1).encode([f"t{i}" for i in range(4)])
     assert server.most_in_flight == 1
