@@ -89,14 +89,20 @@ def test_index_records_the_server_model_and_switching_demands_full(served, embed
 
 def test_server_killed_mid_rebuild_keeps_the_old_generation(served, server, embedder,
                                                             tmp_path) -> None:
-    rows = dev_articles(30)
+    rows = dev_articles()  # all 88: ~150 chunks
     _write_articles(served.corpus_dir, rows[:5])
     rebuild(served)
     before = index_contents(served)
     remote = Embedder.from_settings(served)
     asked = [p.chunk_id for p in Retriever(served, Store(served), remote).retrieve(SEED_QUESTION)]
 
-    _write_articles(served.corpus_dir, rows)  # 25 more articles: several flushes to embed
+    _write_articles(served.corpus_dir, rows)  # 83 more articles
+    # The first flush embeds 64 chunks, later ones 16: when the first is written (and the
+    # server killed), at least three flushes are still to embed.
+    served = served.model_copy(update={"flush_chunks": 16})
+    from .helpers import expected_contents
+
+    assert sum(map(len, expected_contents(served, embedder).values())) >= 64 + 3 * 16
     written = []
 
     def progress(event) -> None:
@@ -117,7 +123,7 @@ def test_server_killed_mid_rebuild_keeps_the_old_generation(served, server, embe
         again = Retriever(served, Store(served), Embedder.from_settings(served))
         assert [p.chunk_id for p in again.retrieve(SEED_QUESTION)] == asked
         summary = rebuild(served)
-        assert summary.generation == 2 and summary.added == 25
+        assert summary.generation == 2 and summary.added == 83
         assert_index_matches_corpus(served, embedder)
     finally:
         if server.proc is None or server.proc.poll() is not None:
