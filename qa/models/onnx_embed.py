@@ -172,6 +172,11 @@ class OnnxEncoder:
         # onnxruntime's default is one thread per *physical* core, which is one on some 2-vCPU
         # machines; use every CPU this process may run on (as torch does).
         options.intra_op_num_threads = len(os.sched_getaffinity(0))
+        # Idle threads wait blocked instead of spinning: with any other busy thread on these
+        # cores (the rebuild's reader and writer, llama.cpp in `qa serve`, another process),
+        # spinning workers take CPU from the ones with work. On 2 shared cores with another
+        # process busy, 600 news chunks encoded in 21 s instead of 41 s (docs/benchmarks.md).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(str(self.path), options,
                                                 providers=["CPUExecutionProvider"])

@@ -33,6 +33,36 @@ class FastTokenizer:
     def available(model_dir: Path) -> bool:
         return (model_dir / "tokenizer.json").is_file()
 
+    @property
+    def word_aligned(self) -> bool:
+        """Each word is tokenized on its own (BERT normalizer and pre-tokenizer, WordPiece), so
+        a span of text that starts and ends between words has the tokens its words have in
+        the whole text: tokenizing the whole once answers for every such span."""
+        from tokenizers import models, normalizers, pre_tokenizers
+
+        tok = self._tok
+        return (isinstance(tok.normalizer, normalizers.BertNormalizer)
+                and isinstance(tok.pre_tokenizer, pre_tokenizers.BertPreTokenizer)
+                and isinstance(tok.model, models.WordPiece))
+
+    def words(self, text: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """(each token's character span, each word's character span), special tokens left out.
+
+        A word is what the pre-tokenizer splits off (a run of letters and digits, or one
+        punctuation mark); its span runs from its first token's start to its last one's end.
+        """
+        enc = self._tok.encode(text, add_special_tokens=False)
+        offsets = enc.offsets
+        words: list[tuple[int, int]] = []
+        last = None
+        for (s, e), w in zip(offsets, enc.word_ids, strict=True):
+            if w == last and words:
+                words[-1] = (words[-1][0], e)
+            else:
+                words.append((s, e))
+                last = w
+        return offsets, words
+
     def encode(self, text: str, add_special_tokens: bool = True) -> list[int]:
         return self._tok.encode(text, add_special_tokens=add_special_tokens).ids
 
