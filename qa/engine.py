@@ -18,7 +18,7 @@ from qa.answer import (
     to_answer,
     usable_history,
 )
-from qa.answer.condense import History
+from qa.answer.condense import History, is_follow_up
 from qa.answer.verdict import VERDICTS, verdict_word, yes_no_reply
 from qa.config import Settings
 from qa.errors import ArticleMissingError, QuestionError, QuestionTooLongError
@@ -174,10 +174,12 @@ class Engine:
         return build_prompt(found.query, found.passages, budgets, yes_no, headers)
 
     def condense(self, question: str, history: History | None) -> str:
-        """A follow-up rewritten as a standalone question (unchanged without history)."""
+        """The question as searched: a follow-up ("When will he meet him?") rewritten to stand
+        alone; any other question, or one without answered history, unchanged and without a
+        model call."""
         question = self._check(question)
         usable = usable_history(history)
-        if not usable:  # no rewrite, so the LLM need not be loaded
+        if not usable or not is_follow_up(question):  # no rewrite: the LLM need not be loaded
             return question
         return condense(self.llm, question, usable)
 
