@@ -23,16 +23,26 @@ def _settings(**overrides: Any) -> Any:
     return load_settings(**overrides)
 
 
-def _run(fn: Callable[[], Any]) -> Any:
-    """Turn QAError into a one-line message and its exit code; no stack traces for users."""
+def _run(fn: Callable[[], Any], as_json: bool = False) -> Any:
+    """Turn QAError into a one-line message and its exit code; no stack traces for users.
+    Under --json the message is a JSON object on stdout ({"error", "exit_code"}), so a program
+    reading the output parses failures the way it parses results."""
     try:
         return fn()
     except QAError as exc:
-        click.secho(f"Error: {exc}", fg="red", err=True)
-        sys.exit(exc.exit_code)
+        _fail(str(exc), exc.exit_code, as_json)
     except KeyboardInterrupt:
-        click.echo("Interrupted; the previous index is intact.", err=True)
-        sys.exit(130)
+        _fail("Interrupted; the previous index is intact.", 130, as_json)
+
+
+def _fail(message: str, exit_code: int, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"error": message, "exit_code": exit_code}, ensure_ascii=False))
+    elif exit_code == 130:
+        click.echo(message, err=True)
+    else:
+        click.secho(f"Error: {message}", fg="red", err=True)
+    sys.exit(exit_code)
 
 
 @click.group(context_settings=CONTEXT)
@@ -91,7 +101,7 @@ def rebuild(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | N
             click.echo(f"warning {w.path}: {w.reason}", err=True)
         click.echo(summary.line())
 
-    _run(go)
+    _run(go, as_json)
 
 
 @main.command()
@@ -112,7 +122,7 @@ def stats(index_dir: Path | None, chroma_url: str | None, as_json: bool) -> None
         for k, v in info.items():
             click.echo(f"{k.replace('_', ' '):<{width}}  {v}")
 
-    _run(go)
+    _run(go, as_json)
 
 
 def _print_answer(answer: Any) -> None:
@@ -169,7 +179,7 @@ def ask(question: str, corpus_dir: Path | None, index_dir: Path | None, chroma_u
             click.echo("\n")  # the verified answer follows the raw stream
         _print_answer(answer)
 
-    _run(go)
+    _run(go, as_json)
 
 
 @main.command(name="eval")
@@ -219,7 +229,7 @@ def eval_cmd(directory: Path, top_k: int | None, as_json: bool, show: int,
         for line in report_lines(report, show):
             click.echo(line)
 
-    _run(go)
+    _run(go, as_json)
 
 
 def _run_eval(directory: Path, top_k: int | None, questions_file: Path | None,
@@ -344,7 +354,7 @@ def migrate(index_dir: Path | None, chroma_url: str | None, to_url: str | None,
         if to_url:
             click.echo(f"Use it with QA_CHROMA_URL={to_url} (or --chroma-url).")
 
-    _run(go)
+    _run(go, as_json)
 
 
 def _register() -> None:

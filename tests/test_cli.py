@@ -77,6 +77,21 @@ def test_ask_filters_and_bad_dates(tmp_path: Path, corpus_dir: Path) -> None:
     assert out.returncode == 1 and "empty" in out.stderr
 
 
+def test_json_errors_are_json(tmp_path: Path) -> None:
+    """Under --json a failure is a JSON object on stdout with the message and exit code."""
+    for args, code, words in [
+        (("ask", "Who did Russia invite?", "--index", str(tmp_path / "none")), 1, "qa rebuild"),
+        (("ask", "Who?", "--index", str(tmp_path / "none"), "--since", "May 3"), 2,
+         "YYYY-MM-DD"),
+        (("stats", "--index", str(tmp_path / "none")), 1, "qa rebuild"),
+    ]:
+        out = qa(*args, "--json")
+        assert out.returncode == code, out.stderr
+        data = json.loads(out.stdout)
+        assert data["exit_code"] == code and words in data["error"], data
+        assert "Error" not in out.stderr and "Traceback" not in out.stderr
+
+
 def test_serve_reports_a_busy_port_and_a_bad_auth_file(tmp_path: Path) -> None:
     import socket
 
