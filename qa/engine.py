@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from qa.answer import (
@@ -19,12 +20,14 @@ from qa.answer import (
     usable_history,
 )
 from qa.answer.condense import History, is_follow_up
+from qa.answer.judge import NO_PASSAGES, OFF_TOPIC, refused_answer
 from qa.answer.verdict import VERDICTS, verdict_word, yes_no_reply
 from qa.config import Settings
 from qa.errors import ArticleMissingError, QuestionError, QuestionTooLongError
 from qa.index.reader import list_articles, read_article
 from qa.index.store import Store
 from qa.models import LLM, Embedder, choose, complete, make_llm, until_runaway
+from qa.question import looks_english
 from qa.records import Answer, Article, Passage, RebuildSummary
 from qa.retrieve import Filters, Retrieval, Retriever
 
@@ -108,12 +111,13 @@ class Engine:
 
     def retrieve(self, question: str, top_k: int | None = None,
                  filters: Filters | dict[str, Any] | None = None) -> list[Passage]:
-        return self.retriever.retrieve(self._check(question), top_k, _filters(filters))
+        resolved, _ = self.retriever.resolve(_filters(filters))
+        return self.retriever.retrieve(self._check(question), top_k, resolved)
 
     def ask(self, question: str, top_k: int | None = None,
             filters: Filters | dict[str, Any] | None = None) -> Answer:
         answer = None
-        for event in self._answer(question, top_k, filters, streaming=False):
+        for event in self._explained(question, top_k, filters, streaming=False):
             if isinstance(event, Answer):
                 answer = event
         assert answer is not None
@@ -126,7 +130,25 @@ class Engine:
         The final Answer's text may differ from the streamed deltas: verification drops
         unsupported sentences and renumbers citations.
         """
-        yield from self._answer(question, top_k, filters, streaming=True)
+        yield from self._explained(question, top_k, filters, streaming=True)
+
+    def _explained(self, question: str, top_k: int | None,
+                   filters: Filters | dict[str, Any] | None,
+                   streaming: bool) -> Iterator[str | Answer]:
+        """The events of `_answer`, with a refusal saying why when the user can do something
+        about it: filters that nothing passes are refused before any model runs, a question in
+        another language or with no passage close enough says so."""
+        t0 = time.perf_counter()
+        question = self._check(question)
+        resolved, why = self.retriever.resolve(_filters(filters))
+        if why:
+            yield replace(refused_answer(question, [], time.perf_counter() - t0, reason=why),
+                          text=why)
+            return
+        for event in self._answer(question, top_k, resolved, streaming):
+            if isinstance(event, Answer) and event.refused:
+                event = _with_reason(event)
+            yield event
 
     def _answer(self, question: str, top_k: int | None, filters: Filters | dict[str, Any] | None,
                 streaming: bool) -> Iterator[str | Answer]:
@@ -239,6 +261,21 @@ class Engine:
                 f"{self.settings.max_question_chars:,} (max_question_chars). Shorten it."
             )
         return q
+
+
+NOT_ENGLISH = ("The articles don't say. Questions are matched in English (the embedding model "
+               "reads English only): ask it in English.")
+NOT_CLOSE = "The articles don't say: no passage is close enough to the question."
+
+
+def _with_reason(answer: Answer) -> Answer:
+    """A refusal that says why when the reason is one the user can act on: a question not in
+    English, or no passage close to it (other refusals keep the plain text)."""
+    if not looks_english(answer.question):
+        return replace(answer, text=NOT_ENGLISH)
+    if answer.reason in (NO_PASSAGES, OFF_TOPIC):
+        return replace(answer, text=NOT_CLOSE)
+    return answer
 
 
 def _filters(filters: Filters | dict[str, Any] | None) -> Filters | None:
