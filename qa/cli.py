@@ -128,17 +128,36 @@ def stats(index_dir: Path | None, chroma_url: str | None, as_json: bool) -> None
 def _print_answer(answer: Any) -> None:
     click.echo(answer.text)
     if answer.refused:
-        if answer.passages:
+        closest = closest_passages(answer.passages)
+        if closest:
             click.echo("\nClosest passages:")
-            for p in answer.passages[:3]:
+            for p in closest:
                 where = p.url or p.source_path
-                click.echo(f"  - {p.title} ({p.date or 'no date'}; {where}), score {p.score:.2f}")
+                click.echo(f"  - {p.title} ({p.date or 'no date'}; {where})")
+                click.echo(f"      \u201c{excerpt(p.text)}\u201d")
         return
     click.echo("\nSources:")
     for c in answer.citations:
         where = c.url or c.source_path
         click.echo(f"  [{c.number}] {c.title} ({c.date or 'no date'}; {where})")
         click.echo(f"      \u201c{c.quote}\u201d  (chars {c.start}-{c.end})")
+
+
+def closest_passages(passages: list[Any], n: int = 3) -> list[Any]:
+    """The best passage of each of the n closest articles, best first: one article's three
+    chunks would say the same title three times."""
+    best: dict[str, Any] = {}
+    for p in sorted(passages, key=lambda p: -p.score):
+        best.setdefault(p.article_id, p)
+    return list(best.values())[:n]
+
+
+def excerpt(text: str, width: int = 90) -> str:
+    """The passage as one line of at most `width` characters, cut at a word."""
+    line = " ".join(text.split())
+    if len(line) <= width:
+        return line
+    return line[:width].rsplit(" ", 1)[0].rstrip(",;:") + " \u2026"
 
 
 @main.command()

@@ -106,3 +106,31 @@ def test_serve_reports_a_busy_port_and_a_bad_auth_file(tmp_path: Path) -> None:
     (tmp_path / "users").write_text("no-colon-here\n")
     r = qa("serve", "--auth-file", str(tmp_path / "users"), cwd=tmp_path)
     assert r.returncode == 2 and "users:1: expected a `user:password` line" in r.stderr
+
+
+def test_refusal_lists_each_closest_article_once_with_an_excerpt(capsys) -> None:
+    from qa.answer.judge import refused_answer
+    from qa.cli import _print_answer
+    from qa.records import Passage
+
+    def passage(n: int, article: str, score: float, text: str) -> Passage:
+        return Passage(chunk_id=f"c{n}", article_id=article, title=f"Title of {article}",
+                       text=text, start=0, end=len(text), date="2024-03-05" if n else "",
+                       source_path=f"{article}.txt", score=score)
+
+    long = "The port authority said on Tuesday that four new cranes will unload ships " \
+           "from April, after a storm wrecked the old ones in January this year."
+    answer = refused_answer("q?", [
+        passage(0, "a", 0.30, "Second chunk of a."), passage(1, "b", 0.41, long),
+        passage(2, "a", 0.35, "Best chunk of a."), passage(3, "c", 0.2, "c."),
+        passage(4, "d", 0.1, "d."),
+    ], 0.0)
+    _print_answer(answer)
+    out = capsys.readouterr().out.splitlines()
+    titles = [line for line in out if line.startswith("  - ")]
+    assert titles == ["  - Title of b (2024-03-05; b.txt)", "  - Title of a (2024-03-05; a.txt)",
+                      "  - Title of c (2024-03-05; c.txt)"]
+    excerpts = [line.strip() for line in out if line.startswith("      ")]
+    assert excerpts[1] == "\u201cBest chunk of a.\u201d"
+    assert excerpts[0].endswith("\u2026\u201d") and len(excerpts[0]) <= 94
+    assert "score" not in "\n".join(out)
