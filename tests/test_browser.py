@@ -231,6 +231,10 @@ def test_empty_question_is_a_readable_notice(page) -> None:
     box.press("Enter")
     expect(page.get_by_text(re.compile("The question is empty"))).to_be_visible(timeout=30_000)
     assert "Traceback" not in page.content()
+    # One message: no "Error" badge over the chat, the question box or the Sources panel.
+    page.wait_for_timeout(500)
+    assert page.get_by_text("Error", exact=True).count() == 0
+    expect(page.locator("#qa-chat")).to_be_visible()
 
 
 def test_date_filter_and_top_k_reach_retrieval(page) -> None:
@@ -239,12 +243,14 @@ def test_date_filter_and_top_k_reach_retrieval(page) -> None:
     page.get_by_text("Filters and settings").click()
     page.get_by_label("From date").fill("2030-01-01")
     final = ask(page, SEED_QUESTION)[-1]
-    assert "The articles don't say" in final, final  # nothing dated after 2030
+    assert "No article is dated on or after 2030-01-01" in final, final  # and says why
     expect(page.locator("#qa-panel")).not_to_contain_text("Russia Pushes For Peace Talks")
     page.get_by_label("From date").fill("31/12/2015")
     page.locator("#qa-question textarea").fill(SEED_QUESTION)
     page.locator("#qa-question textarea").press("Enter")
-    expect(page.get_by_text(re.compile("YYYY-MM-DD")).last).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(re.compile("From date '31/12/2015' is not a date; use YYYY-MM-DD"))
+           .last).to_be_visible(timeout=30_000)
+    assert page.get_by_text("Error", exact=True).count() == 0
 
 
 def test_upload_of_a_disallowed_type_is_refused(page, app) -> None:

@@ -106,12 +106,35 @@ def test_chat_refusal_lists_the_closest_passages(handlers) -> None:
     assert "Closest passages" in final[4] and 'class="qa-source"' in final[4]
 
 
-def test_a_bad_question_is_a_message_before_anything_streams(handlers) -> None:
+@pytest.mark.parametrize("question,since,until,words", [
+    ("   ", "", "", "empty"),
+    (SEED_QUESTION, "last week", "", "From date 'last week' is not a date; use YYYY-MM-DD"),
+    (SEED_QUESTION, "2024-05-01", "2024-01-01", "From date 2024-05-01 is after Until date"),
+])
+def test_a_mistake_in_the_form_is_one_message_and_the_chat_stays(handlers, question, since,
+                                                                  until, words) -> None:
+    """A toast (a warning), not a raised error: Gradio would put an "Error" badge over the
+    chat, the box and the Sources panel. The date is checked before the follow-up rewrite's
+    model call."""
     llm = ScriptedLLM([REPLY])
-    with pytest.raises(gr.Error) as info:
-        chat(handlers(llm), "   ")
-    assert "empty" in info.value.message and info.value.title == "Question"
+    chat_so_far = [{"role": "user", "content": "Who?"}, {"role": "assistant", "content": "X."}]
+    history = [["Who will Sergei Lavrov meet?", "Staffan de Mistura [1]."]]
+    turns = [{"turn": 1, "question": "Who?", "html": ""}]
+    with pytest.warns(UserWarning) as warned:
+        updates = updates_of(handlers(llm).chat(question, chat_so_far, history, turns, 5, [],
+                                                since, until))
+    assert [str(w.message) for w in warned if words in str(w.message)], \
+        [str(w.message) for w in warned]
+    assert updates == [(chat_so_far, question, history, turns, gr.update())]
     assert llm.calls == []
+
+
+def test_a_question_in_the_form_after_a_follow_up_asks_the_model_once(handlers) -> None:
+    llm = ScriptedLLM([REPLY])
+    history = [["Who will Sergei Lavrov meet?", "Staffan de Mistura [1]."]]
+    turns = [{"turn": 1, "question": history[0][0], "html": ""}]
+    final = chat(handlers(llm), SEED_QUESTION, history=history, turns=turns)[-1]
+    assert len(llm.calls) == 1 and final[2][-1][0] == SEED_QUESTION
 
 
 def test_an_llm_failure_mid_stream_is_shown_and_the_question_kept(handlers) -> None:
@@ -168,3 +191,14 @@ def test_rebuild_progress_counts_files_and_ignores_other_events() -> None:
                   FileRead("b.txt"), FileRead("c.txt"), Committing(1)]:
         bar(event)
     assert calls == [(0, 2), (1, 2), (2, 2), (2, 2), 0.98]
+
+
+def test_user_mistakes_are_one_log_line_without_a_traceback(caplog) -> None:
+    """Gradio prints the traceback of a raised gr.Error unless print_exception is off; a
+    user's mistake is one INFO line instead."""
+    with caplog.at_level(logging.INFO, logger="qa.ui.errors"):
+        error = user_error(QuestionError("The question is empty — type a question."))
+    assert error.print_exception is False
+    assert [(r.levelname, r.getMessage(), r.exc_info) for r in caplog.records] == [
+        ("INFO", "shown to the user: The question is empty — type a question.", None)]
+    assert user_error(KeyError("x")).print_exception is True  # a fault keeps its traceback

@@ -20,7 +20,7 @@ from qa.index import events
 from qa.index.events import RebuildEvent
 from qa.records import Answer, Article
 from qa.retrieve import Filters
-from qa.ui.errors import shown_to_user, user_error
+from qa.ui.errors import notice, shown_to_user, user_error, warn
 from qa.ui.render import (
     answer_markdown,
     article_table,
@@ -33,13 +33,14 @@ from qa.ui.render import (
 from qa.ui.uploads import corpus_files, delete_file, save_upload
 
 MAX_TABLE_ROWS = 500
+DATE_LABELS = ("From date", "Until date")  # the date fields as the page labels them
 Chat = list[dict[str, Any]]
 
 
 def make_filters(sources: list[str] | None, since: str, until: str) -> Filters | None:
     """The retrieval filters of the form's fields (blank fields filter nothing)."""
     return Filters.make(sources=sources or None, since=(since or "").strip() or None,
-                        until=(until or "").strip() or None)
+                        until=(until or "").strip() or None, labels=DATE_LABELS)
 
 
 class RebuildProgress:
@@ -108,9 +109,16 @@ class Handlers:
         """Yield (messages, question box, history, turns, sources panel): the question, the
         model's text as it streams, then the verified answer with its sources. On a failure the
         chat says what failed and the question goes back into the box."""
-        with shown_to_user():
-            standalone = self.engine.condense(question, [tuple(h) for h in history])
+        try:
+            # The form is checked first: a bad date must not wait for a model call.
             filters = make_filters(sources, since, until)
+            standalone = self.engine.condense(question, [tuple(h) for h in history])
+        except QAError as exc:  # a mistake in the form: one message, the chat unchanged
+            warn(user_error(exc))
+            yield messages, question, history, turns, gr.update()
+            return
+        except Exception as exc:  # noqa: BLE001 - whatever failed, the user gets a message
+            raise user_error(exc) from exc
         turn = len(turns) + 1
         messages = [*messages, {"role": "user", "content": md_escape(question.strip())},
                     {"role": "assistant", "content": "…"}]
@@ -181,7 +189,7 @@ class Handlers:
 
     def delete(self, rel: str | None) -> tuple[Any, ...]:
         if not rel:
-            raise gr.Error("Choose a file to delete first.")
+            raise notice("Choose a file to delete first.")
         with shown_to_user():
             delete_file(self.corpus_dir, rel)
         msg = (f"✓ {md_escape(rel)} deleted from the corpus folder. Press **Rebuild index** to "
@@ -192,7 +200,7 @@ class Handlers:
                 progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
         """One rebuild at a time; returns its summary and everything `refresh` returns."""
         if not self._rebuild_lock.acquire(blocking=False):
-            raise gr.Error("A rebuild is already running; wait for it to finish.")
+            raise notice("A rebuild is already running; wait for it to finish.", "Busy")
         try:
             with shown_to_user():
                 summary = self.engine.rebuild(progress=RebuildProgress(progress))
