@@ -37,6 +37,10 @@ def rebuild(
 ) -> RebuildSummary:
     """Bring the index up to date with the corpus folder, atomically. Returns the summary."""
     corpus = Path(settings.corpus_dir)
+    if corpus.exists() and not corpus.is_dir():
+        raise CorpusError(
+            f"{corpus} is a file, not a folder: the corpus is a folder of articles. Point "
+            "--corpus / QA_CORPUS_DIR at the folder that holds it.")
     if not corpus.is_dir():
         raise CorpusError(
             f"Corpus folder {corpus} does not exist — create it and put articles in it, "
