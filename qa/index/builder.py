@@ -226,14 +226,15 @@ class _Rebuild:
             self.flush()
 
     def take_note(self, item: Skipped | Warned) -> None:
-        """A file skipped, or read with a warning: its stat is not trusted next time."""
+        """A file skipped, or read with a warning: its stat is not trusted next time. It is
+        reported once, by the summary; the log has it at INFO only (for --verbose)."""
         self.files.taint(item.file)
         if isinstance(item, Warned):
             self.summary.warnings.append(item)
-            log.warning("%s: %s", item.path, item.reason)
+            log.info("%s: %s", item.path, item.reason)
             return
         self.summary.skipped.append(item)
-        log.warning("skipped %s: %s", item.path, item.reason)
+        log.info("skipped %s: %s", item.path, item.reason)
         self.emit(events.InputSkipped(item))
 
     def flush(self) -> None:
