@@ -89,8 +89,8 @@ def rebuild(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | N
             bars.close()
         if as_json:
             d = summary.to_dict()
-            keys = ("added", "updated", "removed", "unchanged", "skipped", "warnings", "chunks",
-                    "embedded", "generation")
+            keys = ("added", "updated", "removed", "unchanged", "reembedded", "skipped",
+                    "warnings", "chunks", "embedded", "generation")
             out = {k: d[k] for k in keys}
             out["seconds"] = round(summary.seconds, 3)
             click.echo(json.dumps(out, ensure_ascii=False))
@@ -109,7 +109,7 @@ def rebuild(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | N
 @chroma_opt
 @json_opt
 def stats(index_dir: Path | None, chroma_url: str | None, as_json: bool) -> None:
-    """Show articles, chunks, model, location and size of the index."""
+    """Show articles, chunks, both models (embedding and language), location and size."""
 
     def go() -> None:
         from qa.index import stats as index_stats
@@ -381,6 +381,17 @@ def _register() -> None:
 
     main.add_command(add_cmd)
     main.add_command(feeds_cmd)
+    _whole_summaries(main)
+
+
+def _whole_summaries(group: click.Group) -> None:
+    """`qa --help` lists each command with the first paragraph of its help, whole: Click cuts
+    a derived summary at the column width with "..."."""
+    for cmd in group.commands.values():
+        if cmd.help and not cmd.short_help:
+            cmd.short_help = " ".join(cmd.help.split("\n\n")[0].split())
+        if isinstance(cmd, click.Group):
+            _whole_summaries(cmd)
 
 
 _register()

@@ -26,7 +26,7 @@ from qa.config import Settings
 from qa.errors import ArticleMissingError, QuestionError, QuestionTooLongError
 from qa.index.reader import list_articles, read_article
 from qa.index.store import Store
-from qa.models import LLM, Embedder, choose, complete, make_llm, until_runaway
+from qa.models import LLM, Embedder, choose, complete, llm_name, make_llm, until_runaway
 from qa.question import looks_english
 from qa.records import Answer, Article, Passage, RebuildSummary
 from qa.retrieve import Filters, Retrieval, Retriever
@@ -225,11 +225,7 @@ class Engine:
 
     def describe(self) -> dict[str, Any]:
         """What a status line shows: the model in use and the index size (None if no index)."""
-        s = self.settings
-        if s.llm_backend == "openai":
-            model = f"{s.openai_model or 'default model'} at {s.openai_base_url}"
-        else:
-            model = s.llm_model_path.name if s.llm_model_path else f"{s.llm_model} (llama.cpp)"
+        model = llm_name(self.settings)
         state = self.store.read_state()
         if state is None or state.generation == 0:
             return {"model": model, "articles": None, "chunks": None, "updated": None}

@@ -131,6 +131,7 @@ class RebuildSummary(_Record):
     updated: int = 0
     removed: int = 0
     unchanged: int = 0
+    reembedded: int = 0  # unchanged articles embedded again (`--full`)
     skipped: list[Skipped] = field(default_factory=list)
     warnings: list[Warned] = field(default_factory=list)
     chunks: int = 0  # chunks in the index after the rebuild
@@ -145,8 +146,9 @@ class RebuildSummary(_Record):
         return d
 
     def line(self) -> str:
+        again = f", re-embedded {self.reembedded}" if self.reembedded else ""
         return (
             f"{self.added} added, {self.updated} updated, {self.removed} removed, "
-            f"{self.unchanged} unchanged, {len(self.skipped)} skipped; "
+            f"{self.unchanged} unchanged{again}, {len(self.skipped)} skipped; "
             f"{self.chunks} chunks ({self.embedded} embedded) in {self.seconds:.1f} s"
         )

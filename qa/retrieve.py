@@ -221,9 +221,10 @@ def resolve_filters(filters: Filters, meta: dict[str, list[Any]]) -> tuple[Filte
                                     if s.lower() in by_lower))
         if not found:
             asked = ", ".join(repr(s) for s in filters.sources)
-            offer = f"sources in the archive: {', '.join(known)}" if known else \
-                "no article in the archive names its source"
-            return filters, f"No article is from {asked}; {offer}. Change the source filter."
+            offer = (f"sources in the archive: {', '.join(known)}. Change the source filter"
+                     if known else "no article in the archive names its source. Clear the "
+                     "source filter")
+            return filters, f"No article is from {asked}; {offer}."
         filters = replace(filters, sources=found)
     rows = zip(meta[ARTICLE_ID], meta[DATE_INT], meta[SOURCE], strict=True)
     if any(filters.allows(a, d or 0, s) for a, d, s in rows):

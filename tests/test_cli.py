@@ -8,11 +8,17 @@ from pathlib import Path
 from .helpers import qa
 
 
-def test_help_lists_commands() -> None:
-    out = qa("--help")
+def test_help_lists_commands_with_whole_summaries() -> None:
+    out = qa("--help", env={"COLUMNS": "80"})
     assert out.returncode == 0
     for cmd in ("rebuild", "stats"):
         assert cmd in out.stdout
+    commands = out.stdout[out.stdout.index("Commands:"):]
+    assert "..." not in commands
+    flat = " ".join(out.stdout.split())
+    assert "Build or update the index of the corpus folder (incremental, atomic)." in flat
+    feeds = qa("feeds", "--help", env={"COLUMNS": "80"}).stdout
+    assert "..." not in feeds[feeds.index("Commands:"):]
 
 
 def test_rebuild_json_stats_and_skips(tmp_path: Path, corpus_dir: Path) -> None:
@@ -31,8 +37,12 @@ def test_rebuild_json_stats_and_skips(tmp_path: Path, corpus_dir: Path) -> None:
     info = json.loads(st.stdout)
     assert info["articles"] == 1 and info["chunks"] == summary["chunks"]
     assert info["embedding_model"].startswith("sentence-transformers/all-MiniLM-L6-v2")
+    assert info["llm_model"] == "qwen-0.5b (llama.cpp)"  # both models named
     human = qa("rebuild", "--corpus", str(corpus_dir), "--index", ix)
-    assert "1 unchanged" in human.stdout and "skipped empty.txt: empty file" in human.stderr
+    assert "1 unchanged" in human.stdout
+    assert human.stderr.count("empty.txt") == 1  # once: no log warning besides the summary
+    full = qa("rebuild", "--corpus", str(corpus_dir), "--index", ix, "--full")
+    assert "0 updated" in full.stdout and "re-embedded 1" in full.stdout
 
 
 def test_settings_precedence_toml_env_flag(tmp_path: Path, corpus_dir: Path) -> None:

@@ -95,6 +95,9 @@ def test_full_rebuild_reembeds_everything(settings, embedder) -> None:
     first = rebuild(settings, embedder=embedder)
     full = rebuild(settings, full=True, embedder=embedder)
     assert full.embedded == first.chunks and full.chunks == first.chunks
+    # Nothing changed: the articles are re-embedded, not "updated".
+    assert (full.updated, full.reembedded, full.unchanged) == (0, first.added, 0)
+    assert f"re-embedded {first.added}" in full.line() and "0 updated" in full.line()
     assert full.generation == first.generation + 1
     assert_index_matches_corpus(settings, embedder)
 

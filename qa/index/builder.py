@@ -212,10 +212,15 @@ class _Rebuild:
             summary.unchanged += 1
             self.emit(events.ArticleRead(changed=False))
             return
-        if self.existing.get(article.id) is None:
+        before = self.existing.get(article.id)
+        if before is None:
             summary.added += 1
         else:
-            summary.updated += 1
+            # --full re-embeds unchanged articles too: they are not "updated".
+            if before == article.content_hash:
+                summary.reembedded += 1
+            else:
+                summary.updated += 1
             self.replaced.append(article.id)
         self.batch.articles.append((article, chunks))
         self.batch.n_chunks += len(chunks)
