@@ -3,6 +3,7 @@ answers like the Python API, auth guards every route. Real index, scripted LLM (
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 
@@ -124,6 +125,29 @@ def test_save_upload_stays_in_the_corpus_and_enforces_the_size_limit(tmp_path: P
     delete_file(corpus, "link.txt")  # removes the link, never what it points to
     assert not (corpus / "link.txt").is_symlink() and (tmp_path / "target.txt").exists()
     assert not list(corpus.glob(".upload-*"))  # no temporary files left behind
+
+
+@pytest.mark.parametrize("name,data,reason", [
+    ("photo.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4,
+     "binary data, not text"),
+    ("cut.json", b'[{"title": "A", "text": "Unterminated', "malformed JSON"),
+    ("lines.jsonl", b'{"text": "one"\n{"title": "no text"}\n', "lines.jsonl, line 1: malformed"),
+])
+def test_an_upload_a_rebuild_would_skip_is_refused_with_the_reason(tmp_path: Path, name, data,
+                                                                   reason) -> None:
+    corpus = tmp_path / "corpus"
+    src = tmp_path / "upload"
+    src.write_bytes(data)
+    with pytest.raises(CorpusError, match=f"^'{name}' was not added: .*{re.escape(reason)}"):
+        save_upload(corpus, name, src, max_bytes=100_000)
+    assert corpus_files(corpus) == [] and not list(corpus.glob(".upload-*"))
+
+
+def test_an_upload_with_one_readable_record_is_added(tmp_path: Path) -> None:
+    src = tmp_path / "upload"
+    src.write_text('{"text": "A readable record."}\n{broken\n')
+    assert save_upload(tmp_path / "corpus", "mixed.jsonl", src, max_bytes=100_000).name \
+        == "mixed.jsonl"
 
 
 def test_read_auth_file(tmp_path: Path) -> None:
