@@ -237,6 +237,33 @@ def test_empty_question_is_a_readable_notice(page) -> None:
     expect(page.locator("#qa-chat")).to_be_visible()
 
 
+def test_header_status_and_examples_from_the_index_desktop_and_mobile(browser, app) -> None:
+    """The page says what it is, the status line is plain words, and the examples are made
+    from the indexed articles (clicking one puts it in the box). Walked at desktop and phone
+    sizes, with screenshots in test-artifacts/."""
+    from playwright.sync_api import expect
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    for name, size in (("desktop", (1280, 900)), ("mobile", (390, 844))):
+        context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+        try:
+            page = context.new_page()
+            page.goto(app["url"])
+            expect(page.locator("#qa-header")).to_contain_text("questions over your news")
+            expect(page.locator("#qa-status")).to_contain_text(
+                re.compile(r"\d+ articles · updated \d{1,2} \w{3} \d{4}, \d\d:\d\d · answers by"))
+            examples = page.locator("#qa-examples button")
+            expect(examples.first).to_be_visible(timeout=30_000)
+            texts = examples.all_inner_texts()
+            assert 1 <= len(texts) <= 3 and SEED_QUESTION not in texts, texts
+            assert all(t.startswith("What do the articles say about") for t in texts), texts
+            examples.first.click()
+            expect(page.locator("#qa-question textarea")).to_have_value(texts[0].strip())
+            page.screenshot(path=str(ARTIFACTS / f"ui-{name}.png"), full_page=True)
+        finally:
+            context.close()
+
+
 def test_date_filter_and_top_k_reach_retrieval(page) -> None:
     from playwright.sync_api import expect
 

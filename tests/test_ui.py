@@ -303,3 +303,20 @@ def test_questions_during_a_rebuild_use_the_last_complete_index(settings, embedd
         worker.join(120)
     after = engine.article("russia-pushes-for-peace-talks.txt").text
     assert "Minsk" in after and "Moscow" not in after
+
+
+def test_status_line_and_examples_in_plain_words() -> None:
+    from qa.ui.render import example_questions, status_markdown
+
+    described = {"model": "qwen-0.5b (llama.cpp)", "articles": 5, "chunks": 40,
+                 "updated": "2026-12-01T18:49:03+0000"}
+    assert status_markdown(described) == \
+        "5 articles · updated 1 Dec 2026, 18:49 · answers by qwen\\-0.5b \\(llama.cpp\\)"
+    assert status_markdown({**described, "articles": 1, "updated": ""}).startswith("1 article ·")
+    rows = [{"title": "COMPUTER MAKER COMPLETES SALE"}, {"title": ""},
+            {"title": "Harbour cranes return."}, {"title": "Harbour cranes return"},
+            {"title": "Third one"}, {"title": "Fourth one"}]
+    assert example_questions(rows) == [
+        "What do the articles say about “Computer maker completes sale”?",
+        "What do the articles say about “Harbour cranes return”?",
+        "What do the articles say about “Third one”?"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 
 import gradio as gr
 import pytest
@@ -177,8 +178,12 @@ def test_rebuild_reports_progress_and_returns_the_summary(handlers, settings) ->
     calls = []
     out = h.rebuild("", progress=lambda *a, **kw: calls.append((a, kw)))
     assert out[0].startswith("**Rebuilt:** 1 added, 0 updated, 0 removed, 1 unchanged")
-    assert "Index: 2 articles" in out[1]  # the status line, refreshed
+    assert re.match(r"2 articles · updated \d{1,2} \w{3} \d{4}, \d\d:\d\d · answers by ",
+                    out[1]), out[1]  # the status line, refreshed, in plain words
     assert "Harbor City Approves Footbridge" in [row[0] for row in out[2]]
+    # The examples are made from the articles now indexed.
+    assert ["What do the articles say about “Harbor City Approves Footbridge”?"] in \
+        out[5]["samples"]
     assert calls[0] == (((0, 2),), {"desc": "Reading and embedding", "unit": "files"})
     assert (((2, 2),), {"desc": "Reading and embedding", "unit": "files"}) in calls
     assert calls[-1] == ((0.98,), {"desc": "Switching to the new index"})

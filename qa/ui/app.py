@@ -13,17 +13,16 @@ from qa.ui.handlers import Handlers
 from qa.ui.render import panel_html
 from qa.ui.uploads import ALLOWED
 
-EXAMPLES = [
-    "Who did Russia invite to Moscow?",
-    "Who will Sergei Lavrov meet?",
-    "What is the capital of France?",
-]
+HEADER = ("## qa — questions over your news articles\n"
+          "Ask in plain words: each answer quotes the articles it comes from, or says that "
+          "they don't say.")
 
 
 def build_ui(settings: Settings, engine: Engine | None = None) -> gr.Blocks:
     """The whole UI over one Engine (built from `settings` unless given)."""
     handlers = Handlers(engine or Engine(settings), settings)
     with gr.Blocks(title="qa — questions over your articles", analytics_enabled=False) as demo:
+        gr.Markdown(HEADER, elem_id="qa-header")
         status = gr.Markdown(elem_id="qa-status")
         with gr.Tabs():
             with gr.Tab("Ask", id="ask"):
@@ -31,7 +30,7 @@ def build_ui(settings: Settings, engine: Engine | None = None) -> gr.Blocks:
             with gr.Tab("Articles", id="articles"):
                 articles = _articles_tab()
         _wire_chat(handlers, ask)
-        _wire_articles(handlers, demo, articles, status, ask.sources)
+        _wire_articles(handlers, demo, articles, status, ask)
         gr.api(_ask_api(handlers, settings), api_name="ask", concurrency_limit=1,
                concurrency_id="llm")
     demo.queue(default_concurrency_limit=4)
@@ -56,7 +55,9 @@ def _ask_tab(settings: Settings) -> SimpleNamespace:
             with gr.Row():
                 c.ask_btn = gr.Button("Ask", variant="primary", elem_id="qa-ask")
                 c.new_btn = gr.Button("New chat", elem_id="qa-new")
-            gr.Examples(EXAMPLES, inputs=c.question, label="Examples")
+            # Made from the newest indexed articles on load and after each rebuild.
+            c.examples = gr.Dataset(components=[gr.Textbox(visible=False)], samples=[],
+                                    label="Examples", elem_id="qa-examples")
             with gr.Accordion("Filters and settings", open=False):
                 c.sources = gr.Dropdown(label="Sources", multiselect=True, choices=[],
                                         elem_id="qa-sources-filter")
@@ -108,6 +109,8 @@ def _wire_chat(h: Handlers, c: SimpleNamespace) -> None:
         outputs=[c.chatbot, c.question, c.history, c.turns, c.panel],
         concurrency_limit=1, concurrency_id="llm", api_visibility="private",
     )
+    c.examples.click(lambda sample: sample[0], c.examples, c.question,
+                     api_visibility="private")
     c.question.submit(**chat_io)
     c.ask_btn.click(**chat_io)
     cleared = [c.chatbot, c.question, c.history, c.turns, c.panel]
@@ -116,9 +119,9 @@ def _wire_chat(h: Handlers, c: SimpleNamespace) -> None:
 
 
 def _wire_articles(h: Handlers, demo: gr.Blocks, c: SimpleNamespace, status: gr.Markdown,
-                   sources: gr.Dropdown) -> None:
+                   ask: SimpleNamespace) -> None:
     c.search.change(h.article_rows, c.search, c.table, api_visibility="private")
-    refreshed = [status, c.table, sources, c.to_delete]
+    refreshed = [status, c.table, ask.sources, c.to_delete, ask.examples]
     demo.load(h.refresh, c.search, refreshed, api_visibility="private")
     c.files.upload(h.upload, [c.files, c.search], [c.upload_md, c.files, c.to_delete],
                    api_visibility="private")

@@ -8,6 +8,8 @@ import gradio as gr
 THEME = gr.themes.Soft(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 
 CSS = """
+#qa-header h2 { margin: 0.2em 0 0; }
+#qa-header p { margin: 0.1em 0 0.2em; opacity: 0.85; }
 #qa-status { font-size: 0.85em; opacity: 0.85; }
 a.qa-chip, #qa-chat a[href^="#qa-cite-"] {
   display: inline-block; padding: 0 0.45em; margin: 0 0.1em; border-radius: 0.8em;

@@ -24,6 +24,7 @@ from qa.ui.errors import notice, shown_to_user, user_error, warn
 from qa.ui.render import (
     answer_markdown,
     article_table,
+    example_questions,
     md_escape,
     panel_html,
     sources_html,
@@ -80,6 +81,14 @@ class Handlers:
         except QAError as exc:
             return f"Index unavailable: {md_escape(str(exc))}"
 
+    def examples(self) -> Any:
+        """The example questions, made from the newest indexed articles (none without index)."""
+        try:
+            rows = self.engine.articles()
+        except QAError:
+            rows = []
+        return gr.update(samples=[[q] for q in example_questions(rows)])
+
     def article_rows(self, query: str = "") -> list[list[Any]]:
         try:
             rows = self.engine.articles()
@@ -97,9 +106,10 @@ class Handlers:
         return gr.update(choices=corpus_files(self.corpus_dir), value=None)
 
     def refresh(self, query: str) -> tuple[Any, ...]:
-        """Status line, article table, sources filter and deletable files, all current."""
+        """Status line, article table, sources filter, deletable files and the example
+        questions, all current."""
         return (self.status(), self.article_rows(query),
-                gr.update(choices=self.source_choices()), self.corpus_choices())
+                gr.update(choices=self.source_choices()), self.corpus_choices(), self.examples())
 
     # --- chat --------------------------------------------------------------------------------
 

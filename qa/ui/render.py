@@ -120,12 +120,44 @@ def summary_markdown(s: RebuildSummary) -> str:
 
 
 def status_markdown(described: dict[str, Any]) -> str:
-    """The status line from `Engine.describe()`: the model in use and the index size."""
+    """The status line from `Engine.describe()`, in plain words: "5 articles · updated 1 Dec
+    2026, 18:49 · answers by qwen-0.5b (llama.cpp)"."""
     model = md_escape(described["model"])
     if described["articles"] is None:
-        return f"Model: {model} · {NO_INDEX}"
-    return (f"Model: {model} · Index: {described['articles']:,} articles, "
-            f"{described['chunks']:,} chunks · updated {md_escape(described['updated'] or '?')}")
+        return f"{NO_INDEX} · answers by {model}"
+    n = described["articles"]
+    when = plain_time(described["updated"] or "")
+    updated = f" · updated {md_escape(when)}" if when else ""
+    return f"{n:,} article{'s' if n != 1 else ''}{updated} · answers by {model}"
+
+
+def plain_time(stamp: str) -> str:
+    """An index's ISO timestamp as people write it ("1 Dec 2026, 18:49"); "" if unreadable."""
+    from datetime import datetime
+
+    try:
+        t = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S%z")
+    except ValueError:
+        return ""
+    return f"{t.day} {t:%b %Y, %H:%M}"
+
+
+def example_questions(rows: list[dict[str, Any]], n: int = 3) -> list[str]:
+    """Questions about the n newest indexed articles, made from their titles (an all-capitals
+    wire title is put in sentence case)."""
+    out = []
+    for r in rows:
+        title = " ".join(str(r.get("title") or "").split()).rstrip(".?!")
+        if not title or len(title) > 90:
+            continue
+        if title.isupper():
+            title = title.capitalize()
+        question = f"What do the articles say about “{title}”?"
+        if question not in out:
+            out.append(question)
+        if len(out) == n:
+            break
+    return out
 
 
 def article_table(rows: list[dict[str, Any]], query: str, limit: int) -> list[list[Any]]:
