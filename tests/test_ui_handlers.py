@@ -182,8 +182,8 @@ def test_rebuild_reports_progress_and_returns_the_summary(handlers, settings) ->
                     out[1]), out[1]  # the status line, refreshed, in plain words
     assert "Harbor City Approves Footbridge" in [row[0] for row in out[2]]
     # The examples are made from the articles now indexed.
-    assert ["What do the articles say about “Harbor City Approves Footbridge”?"] in \
-        out[5]["samples"]
+    assert out[5]["value"] == "What do the articles say about “Harbor City Approves Footbridge”?"
+    assert [u["visible"] for u in out[5:]] == [True, True, False]  # two articles, two examples
     assert calls[0] == (((0, 2),), {"desc": "Reading and embedding", "unit": "files"})
     assert (((2, 2),), {"desc": "Reading and embedding", "unit": "files"}) in calls
     assert calls[-1] == ((0.98,), {"desc": "Switching to the new index"})

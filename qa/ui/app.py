@@ -9,7 +9,8 @@ import gradio as gr
 
 from qa.config import Settings
 from qa.engine import Engine
-from qa.ui.handlers import Handlers
+from qa.ui.assets import CONFIRM_DELETE
+from qa.ui.handlers import EXAMPLES, Handlers
 from qa.ui.render import panel_html
 from qa.ui.uploads import ALLOWED
 
@@ -55,9 +56,11 @@ def _ask_tab(settings: Settings) -> SimpleNamespace:
             with gr.Row():
                 c.ask_btn = gr.Button("Ask", variant="primary", elem_id="qa-ask")
                 c.new_btn = gr.Button("New chat", elem_id="qa-new")
-            # Made from the newest indexed articles on load and after each rebuild.
-            c.examples = gr.Dataset(components=[gr.Textbox(visible=False)], samples=[],
-                                    label="Examples", elem_id="qa-examples")
+            # Made from the newest indexed articles on load and after each rebuild; buttons
+            # show a long question whole, where a Dataset cuts it.
+            with gr.Row(elem_id="qa-examples"):
+                c.examples = [gr.Button(visible=False, size="sm", variant="secondary")
+                              for _ in range(EXAMPLES)]
             with gr.Accordion("Filters and settings", open=False):
                 c.sources = gr.Dropdown(label="Sources", multiselect=True, choices=[],
                                         elem_id="qa-sources-filter")
@@ -79,6 +82,7 @@ def _articles_tab() -> SimpleNamespace:
     c.table = gr.Dataframe(
         headers=["Title", "Date", "Source", "Chunks", "File"], interactive=False,
         elem_id="qa-articles", wrap=True,
+        column_widths=["38%", "12%", "15%", "9%", "26%"],
     )
     with gr.Row():
         with gr.Column():
@@ -87,8 +91,10 @@ def _articles_tab() -> SimpleNamespace:
                               elem_id="qa-upload")
             c.upload_md = gr.Markdown(elem_id="qa-upload-result")
         with gr.Column():
-            c.to_delete = gr.Dropdown(label="Corpus file", choices=[], elem_id="qa-delete-file")
-            c.delete_btn = gr.Button("Delete file", variant="stop", elem_id="qa-delete")
+            c.to_delete = gr.Dropdown(label="File to delete", choices=[],
+                                      elem_id="qa-delete-file")
+            c.delete_confirmed = gr.Checkbox(value=False, visible=False)
+            c.delete_btn = gr.Button("Delete file…", variant="stop", elem_id="qa-delete")
             c.delete_md = gr.Markdown(elem_id="qa-delete-result")
     with gr.Row():
         c.urls = gr.Textbox(label="Add from URL (one or more article addresses)", scale=4,
@@ -109,8 +115,8 @@ def _wire_chat(h: Handlers, c: SimpleNamespace) -> None:
         outputs=[c.chatbot, c.question, c.history, c.turns, c.panel],
         concurrency_limit=1, concurrency_id="llm", api_visibility="private",
     )
-    c.examples.click(lambda sample: sample[0], c.examples, c.question,
-                     api_visibility="private")
+    for button in c.examples:
+        button.click(lambda text: text, button, c.question, api_visibility="private")
     c.question.submit(**chat_io)
     c.ask_btn.click(**chat_io)
     cleared = [c.chatbot, c.question, c.history, c.turns, c.panel]
@@ -121,12 +127,13 @@ def _wire_chat(h: Handlers, c: SimpleNamespace) -> None:
 def _wire_articles(h: Handlers, demo: gr.Blocks, c: SimpleNamespace, status: gr.Markdown,
                    ask: SimpleNamespace) -> None:
     c.search.change(h.article_rows, c.search, c.table, api_visibility="private")
-    refreshed = [status, c.table, ask.sources, c.to_delete, ask.examples]
+    refreshed = [status, c.table, ask.sources, c.to_delete, *ask.examples]
     demo.load(h.refresh, c.search, refreshed, api_visibility="private")
     c.files.upload(h.upload, [c.files, c.search], [c.upload_md, c.files, c.to_delete],
                    api_visibility="private")
-    c.delete_btn.click(h.delete, c.to_delete, [c.delete_md, c.to_delete],
-                       api_visibility="private")
+    # Deleting cannot be undone from the page: the browser asks first.
+    c.delete_btn.click(h.delete, [c.to_delete, c.delete_confirmed], [c.delete_md, c.to_delete],
+                       js=CONFIRM_DELETE, api_visibility="private")
     c.rebuild_btn.click(h.rebuild, c.search, [c.rebuild_md, *refreshed], concurrency_limit=1,
                         concurrency_id="rebuild", api_visibility="private")
     from qa.ui.news import add_from_url_handler, pull_feeds_handler

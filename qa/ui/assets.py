@@ -11,6 +11,7 @@ CSS = """
 #qa-header h2 { margin: 0.2em 0 0; }
 #qa-header p { margin: 0.1em 0 0.2em; opacity: 0.85; }
 #qa-status { font-size: 0.85em; opacity: 0.85; }
+#qa-examples button { white-space: normal; text-align: left; }
 a.qa-chip, #qa-chat a[href^="#qa-cite-"] {
   display: inline-block; padding: 0 0.45em; margin: 0 0.1em; border-radius: 0.8em;
   background: var(--color-accent-soft); color: var(--color-accent); font-size: 0.85em;
@@ -33,7 +34,19 @@ a.qa-chip, #qa-chat a[href^="#qa-cite-"] {
 .qa-article { margin-top: 0.5em; padding: 0.5em; max-height: 22em; overflow-y: auto;
   white-space: pre-wrap; font-size: 0.9em; border-top: 1px dashed var(--border-color-primary); }
 mark.qa-quote { background: #ffe58a; color: #111; padding: 0 1px; }
+/* The article table in the page's own font; headers on one line; cut cells show all on hover. */
+#qa-articles table, #qa-articles th, #qa-articles td, #qa-articles span,
+#qa-articles .cell-wrap { font-family: var(--font) !important; }
+#qa-articles [role=columnheader] span { white-space: nowrap; word-break: normal; }
+/* Deleting a file cannot be undone from the page: the button looks destructive. */
+#qa-delete { background: #c62828 !important; border-color: #c62828 !important;
+  color: #fff !important; }
 """
+
+# The Delete button's check in the browser: the file and whether the user confirmed.
+CONFIRM_DELETE = """(file, _) => [file, file ? window.confirm('Delete ' + file +
+  ' from the corpus folder? The file is removed from disk; a rebuild then drops it from the ' +
+  'answers.') : false]"""
 
 # One delegated listener: citation chips in the chat and source titles open the article view.
 HEAD = """
@@ -56,6 +69,11 @@ HEAD = """
     var mark = art.querySelector('mark');
     (mark || art).scrollIntoView({block: 'center'});
   }
+  // A table cell too narrow for its text (a long file name) shows it whole on hover.
+  document.addEventListener('mouseover', function (ev) {
+    var td = ev.target.closest && ev.target.closest('#qa-articles [role=gridcell]');
+    if (td && !td.title) td.title = td.textContent.trim();
+  });
   document.addEventListener('click', function (ev) {
     var el = ev.target.closest && ev.target.closest('a[href^="#qa-cite-"], .qa-open');
     if (!el) return;

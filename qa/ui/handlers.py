@@ -34,6 +34,7 @@ from qa.ui.render import (
 from qa.ui.uploads import corpus_files, delete_file, save_upload
 
 MAX_TABLE_ROWS = 500
+EXAMPLES = 3  # example questions offered under the question box
 DATE_LABELS = ("From date", "Until date")  # the date fields as the page labels them
 Chat = list[dict[str, Any]]
 
@@ -81,13 +82,16 @@ class Handlers:
         except QAError as exc:
             return f"Index unavailable: {md_escape(str(exc))}"
 
-    def examples(self) -> Any:
-        """The example questions, made from the newest indexed articles (none without index)."""
+    def examples(self) -> list[Any]:
+        """The EXAMPLES example buttons: questions made from the newest indexed articles, the
+        buttons without one hidden (all of them without an index)."""
         try:
             rows = self.engine.articles()
         except QAError:
             rows = []
-        return gr.update(samples=[[q] for q in example_questions(rows)])
+        questions = example_questions(rows, EXAMPLES)
+        return [gr.update(value=questions[i], visible=True) if i < len(questions)
+                else gr.update(visible=False) for i in range(EXAMPLES)]
 
     def article_rows(self, query: str = "") -> list[list[Any]]:
         try:
@@ -109,7 +113,8 @@ class Handlers:
         """Status line, article table, sources filter, deletable files and the example
         questions, all current."""
         return (self.status(), self.article_rows(query),
-                gr.update(choices=self.source_choices()), self.corpus_choices(), self.examples())
+                gr.update(choices=self.source_choices()), self.corpus_choices(),
+                *self.examples())
 
     # --- chat --------------------------------------------------------------------------------
 
@@ -197,9 +202,12 @@ class Handlers:
             notes.append("Press **Rebuild index** to make the changes searchable.")
         return "\n\n".join(notes), None, self.corpus_choices()
 
-    def delete(self, rel: str | None) -> tuple[Any, ...]:
+    def delete(self, rel: str | None, confirmed: bool = True) -> tuple[Any, ...]:
+        """Delete a corpus file once the user confirmed it (the page asks in the browser)."""
         if not rel:
             raise notice("Choose a file to delete first.")
+        if not confirmed:
+            return gr.update(), gr.update()
         with shown_to_user():
             delete_file(self.corpus_dir, rel)
         msg = (f"✓ {md_escape(rel)} deleted from the corpus folder. Press **Rebuild index** to "

@@ -1,0 +1,127 @@
+"""The page's layout and controls in a real browser (Debian's Chromium via Playwright) against
+the real UI, index and embeddings with a scripted LLM: no language model is loaded, so these
+run fast and need no LLM lock. Walked at desktop and phone sizes; screenshots go to
+test-artifacts/."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from qa import Settings, rebuild
+from qa.engine import Engine
+from qa.models import ScriptedLLM
+
+from .helpers import ROOT, SEED_QUESTION, dev_articles, free_port
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts"
+LONG_FILE = "reuters-commodities-and-company-news-february-1987.jsonl"
+REPLY = "Russia invited opposition representatives to a consultation in Moscow [1]."
+SIZES = {"desktop": (1280, 900), "mobile": (390, 844)}
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory, embedder):
+    from qa.ui import build_ui, launch
+
+    root = tmp_path_factory.mktemp("page")
+    corpus = root / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus)
+    (corpus / LONG_FILE).write_text("\n".join(json.dumps(a) for a in dev_articles(6)) + "\n")
+    settings = Settings(corpus_dir=corpus, index_dir=root / "index")
+    rebuild(settings, embedder=embedder)
+    engine = Engine(settings, llm=ScriptedLLM(lambda messages: REPLY), embedder=embedder)
+    demo = build_ui(settings, engine)
+    address = launch(demo, settings, port=free_port(), block=False)
+    yield address
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian chromium is missing: run `make browser` (apt-get install chromium).")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield b
+        b.close()
+
+
+@pytest.fixture(params=list(SIZES))
+def page(browser, url, request):
+    width, height = SIZES[request.param]
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.size_name = request.param
+    page.goto(url)
+    page.locator("#qa-question textarea").wait_for()
+    yield page
+    context.close()
+
+
+def shot(page, what: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"page-{what}-{page.size_name}.png"), full_page=True)
+
+
+def test_header_status_and_examples_from_the_index(page) -> None:
+    """The page says what it is, the status line is plain words, and the examples are made
+    from the indexed articles (clicking one puts it in the box)."""
+    from playwright.sync_api import expect
+
+    expect(page.locator("#qa-header")).to_contain_text("questions over your news articles")
+    expect(page.locator("#qa-status")).to_contain_text(re.compile(
+        r"^\s*7 articles · updated \d{1,2} \w{3} \d{4}, \d\d:\d\d · answers by qwen"))
+    examples = page.locator("#qa-examples button")
+    expect(examples.first).to_be_visible(timeout=30_000)
+    texts = [t.strip() for t in examples.all_inner_texts()]
+    assert len(texts) == 3 and SEED_QUESTION not in texts, texts
+    assert all(t.startswith("What do the articles say about “") for t in texts), texts
+    examples.nth(1).click()
+    expect(page.locator("#qa-question textarea")).to_have_value(texts[1])
+    shot(page, "ask")
+
+
+def test_articles_table_and_delete_control(page) -> None:
+    """Proportional font, one-line column headers, a cut file name whole on hover, and a
+    destructive Delete button under "File to delete" that asks before deleting."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Articles").click()
+    table = page.locator("#qa-articles")
+    expect(table).to_contain_text(LONG_FILE[:20])
+    cell = table.locator("[role=gridcell]", has_text=LONG_FILE[:20]).first
+    font = cell.evaluate("e => getComputedStyle(e.querySelector('.cell-wrap') || e).fontFamily")
+    assert "monospace" not in font, font
+    for header in ("Title", "Date", "Source", "Chunks", "File"):
+        span = table.locator("[role=columnheader]:visible span", has_text=header).first
+        assert span.evaluate("e => e.getClientRects().length") == 1, header
+        assert span.evaluate("e => e.offsetHeight < 2.2 * parseFloat(getComputedStyle(e)"
+                             ".lineHeight || 20)"), header
+    cell.hover()
+    assert cell.get_attribute("title") == LONG_FILE
+    expect(page.locator("#qa-delete-file")).to_contain_text("File to delete")
+    red, green, blue = map(int, re.findall(r"\d+", page.locator("#qa-delete").evaluate(
+        "e => getComputedStyle(e).backgroundColor"))[:3])
+    assert red > 150 and green < 90 and blue < 90, (red, green, blue)
+    shot(page, "articles")
+
+
+def test_delete_asks_first_and_a_cancel_keeps_the_file(page, url) -> None:
+    page.get_by_role("tab", name="Articles").click()
+    asked: list[str] = []
+    page.on("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    page.locator("#qa-delete-file input").click()
+    page.get_by_role("option", name=LONG_FILE).click()
+    page.locator("#qa-delete").click()
+    page.wait_for_timeout(1000)
+    assert asked and asked[0].startswith(f"Delete {LONG_FILE} from the corpus folder?"), asked
+    assert "deleted" not in page.locator("#qa-delete-result").inner_text()
