@@ -125,3 +125,35 @@ def test_delete_asks_first_and_a_cancel_keeps_the_file(page, url) -> None:
     page.wait_for_timeout(1000)
     assert asked and asked[0].startswith(f"Delete {LONG_FILE} from the corpus folder?"), asked
     assert "deleted" not in page.locator("#qa-delete-result").inner_text()
+
+
+def ask(page, question: str) -> None:
+    from playwright.sync_api import expect
+
+    box = page.locator("#qa-question textarea")
+    box.fill(question)
+    box.press("Enter")
+    expect(page.locator('#qa-chat a[href^="#qa-cite-"]').first).to_be_visible(timeout=60_000)
+
+
+def test_source_viewer_keeps_its_head_in_view_and_closes(page) -> None:
+    """The chip opens the article with its head (title, date, file) at the top of the scroll
+    box, the quote below the head rather than under it, no bare score, and a Close control."""
+    from playwright.sync_api import expect
+
+    ask(page, SEED_QUESTION)
+    page.locator('#qa-chat a[href^="#qa-cite-"]').first.click()
+    article = page.locator("#qa-panel .qa-article:visible").first
+    expect(article).to_be_visible()
+    head = article.locator(".qa-article-head")
+    expect(head).to_contain_text("Russia Pushes For Peace Talks")
+    expect(head).to_contain_text("russia-pushes-for-peace-talks.txt")
+    page.wait_for_timeout(500)  # the smooth scroll settles
+    box, top, mark = (el.bounding_box() for el in (article, head, article.locator("mark")))
+    assert abs(top["y"] - box["y"]) < 2  # the head sits at the top of the scroll box
+    assert mark["y"] >= top["y"] + top["height"] - 1, (mark, top)  # the quote is not under it
+    assert "score" not in page.locator("#qa-panel").inner_text()
+    shot(page, "viewer")
+    head.locator(".qa-close").click()
+    expect(article).to_be_hidden()
+    expect(page.locator("#qa-panel .qa-source.qa-active")).to_have_count(0)

@@ -29,11 +29,19 @@ a.qa-chip, #qa-chat a[href^="#qa-cite-"] {
 .qa-open { all: unset; cursor: pointer; font-weight: 600; color: var(--color-accent); }
 .qa-meta { font-size: 0.8em; opacity: 0.8; margin: 0.2em 0; word-break: break-all; }
 .qa-passage { margin: 0.3em 0; font-size: 0.9em; }
-.qa-article-head { font-size: 0.8em; font-weight: 600; opacity: 0.8; margin-bottom: 0.3em;
-  white-space: normal; }
-.qa-article { margin-top: 0.5em; padding: 0.5em; max-height: 22em; overflow-y: auto;
-  white-space: pre-wrap; font-size: 0.9em; border-top: 1px dashed var(--border-color-primary); }
-mark.qa-quote { background: #ffe58a; color: #111; padding: 0 1px; }
+.qa-article { margin-top: 0.5em; padding: 0 0.5em 0.5em; max-height: 22em; overflow-y: auto;
+  font-size: 0.9em; border-top: 1px dashed var(--border-color-primary); }
+/* The article's head stays at the top of its scroll box; the text scrolls under it. */
+.qa-article-head { position: sticky; top: 0; z-index: 1; display: flex; gap: 0.5em;
+  justify-content: space-between; align-items: flex-start; padding: 0.4em 0;
+  background: var(--background-fill-primary); border-bottom: 1px solid var(--border-color-primary);
+  font-size: 0.85em; font-weight: 600; }
+.qa-article-meta { font-weight: 400; opacity: 0.8; word-break: break-word; }
+.qa-close { all: unset; cursor: pointer; white-space: nowrap; color: var(--color-accent);
+  font-weight: 600; }
+.qa-article-text { white-space: pre-wrap; padding-top: 0.3em; }
+/* A quote scrolled into view lands below the sticky head, not under it. */
+mark.qa-quote { background: #ffe58a; color: #111; padding: 0 1px; scroll-margin-top: 5em; }
 /* The article table in the page's own font; headers on one line; cut cells show all on hover. */
 #qa-articles table, #qa-articles th, #qa-articles td, #qa-articles span,
 #qa-articles .cell-wrap { font-family: var(--font) !important; }
@@ -74,7 +82,20 @@ HEAD = """
     var td = ev.target.closest && ev.target.closest('#qa-articles [role=gridcell]');
     if (td && !td.title) td.title = td.textContent.trim();
   });
+  function qaClose(id) {
+    var art = document.getElementById(id);
+    if (!art) return;
+    art.hidden = true;
+    var src = art.closest('.qa-source');
+    if (src) { src.classList.remove('qa-active'); src.scrollIntoView({block: 'nearest'}); }
+  }
   document.addEventListener('click', function (ev) {
+    var close = ev.target.closest && ev.target.closest('.qa-close');
+    if (close) {
+      ev.preventDefault();
+      qaClose(close.getAttribute('data-target'));
+      return;
+    }
     var el = ev.target.closest && ev.target.closest('a[href^="#qa-cite-"], .qa-open');
     if (!el) return;
     ev.preventDefault();

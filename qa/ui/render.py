@@ -60,9 +60,14 @@ def _meta_line(date: str, source: str, url: str, path: str) -> str:
 def _source_item(turn: int, n: int, title: str, meta: str, passage_html: str,
                  article: Article | None, start: int, end: int) -> str:
     art_id = f"qa-art-{turn}-{n}"
+    # The head stays in view while the article scrolls: what it is, and a way back.
     body = (f'<div class="qa-article" id="{art_id}" hidden><div class="qa-article-head">'
-            "Full article, the cited span highlighted</div>"
-            f"{_highlight(article.text, start, end)}</div>") if article else ""
+            f'<span class="qa-article-title">{html.escape(title)}<br>'
+            f'<span class="qa-article-meta">{meta}</span></span>'
+            f'<button class="qa-close" data-target="{art_id}" title="Close the article">'
+            "✕ Close</button></div>"
+            f'<div class="qa-article-text">{_highlight(article.text, start, end)}</div></div>'
+            ) if article else ""
     return (f'<li class="qa-source" id="qa-src-{turn}-{n}">'
             f'<button class="qa-open" data-target="{art_id}">[{n}] {html.escape(title)}</button>'
             f'<div class="qa-meta">{meta}</div>'
@@ -78,7 +83,8 @@ def sources_html(answer: Answer, turn: int, articles: dict[str, Article], asked:
         head = '<p class="qa-refused">The articles don\'t say. Closest passages:</p>' \
             if answer.passages else '<p class="qa-refused">The articles don\'t say.</p>'
         for n, p in enumerate(answer.passages[:3], start=1):
-            meta = _meta_line(p.date, p.source, p.url, p.source_path) + f" · score {p.score:.2f}"
+            # Best first; a bare similarity score ("0.36") means nothing to a reader.
+            meta = _meta_line(p.date, p.source, p.url, p.source_path)
             items.append(_source_item(turn, n, p.title, meta, html.escape(p.text),
                                       articles.get(p.article_id), p.start, p.end))
     else:
