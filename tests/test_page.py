@@ -157,3 +157,50 @@ def test_source_viewer_keeps_its_head_in_view_and_closes(page) -> None:
     head.locator(".qa-close").click()
     expect(article).to_be_hidden()
     expect(page.locator("#qa-panel .qa-source.qa-active")).to_have_count(0)
+
+
+def test_phone_layout_puts_sources_under_the_answer_and_scrolls_the_table(browser, url) -> None:
+    """At 390×844 the Sources come right after the question box (before the examples and
+    filters), a refusal points "under Sources", and the article table scrolls sideways with a
+    hint, its headers whole."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        page = context.new_page()
+        page.size_name = "mobile"
+        page.goto(url)
+        ask(page, SEED_QUESTION)
+        y = {name: page.locator(sel).first.bounding_box()["y"] for name, sel in {
+            "box": "#qa-question", "sources": "#qa-right", "examples": "#qa-examples",
+            "filters": "#qa-filters"}.items()}
+        assert y["box"] < y["sources"] < y["examples"] < y["filters"], y
+        page.get_by_role("tab", name="Articles").click()
+        expect(page.locator("#qa-table-hint")).to_be_visible()
+        scroller = page.locator("#qa-articles").evaluate_handle(
+            "t => [...t.querySelectorAll('*')].find(e => e.scrollWidth > e.clientWidth + 20 "
+            "&& getComputedStyle(e).overflowX !== 'visible' "
+            "&& getComputedStyle(e).overflowX !== 'hidden')")
+        assert scroller.evaluate("e => !!e"), "no sideways-scrolling table container"
+        header = page.locator("#qa-articles [role=columnheader]:visible span",
+                              has_text="File").first
+        assert header.evaluate("e => e.getBoundingClientRect().left") > 390  # off screen...
+        scroller.evaluate("e => { e.scrollLeft = e.scrollWidth; }")
+        page.wait_for_timeout(300)
+        assert header.evaluate("e => e.getBoundingClientRect().right") <= 392  # ...scrolled in
+        for name in ("Date", "Source", "Chunks"):
+            span = page.locator("#qa-articles [role=columnheader]:visible span", has_text=name)
+            assert span.first.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), name
+        shot(page, "articles-scrolled")
+    finally:
+        context.close()
+
+
+def test_refusal_note_does_not_say_beside() -> None:
+    from qa.records import Answer, Passage
+    from qa.ui.render import answer_markdown
+
+    p = Passage(chunk_id="a:0", article_id="a", title="T", text="x", start=0, end=1)
+    note = answer_markdown(Answer(question="q", text="The articles don't say.", refused=True,
+                                  passages=[p]), 1)
+    assert "under Sources" in note and "beside" not in note

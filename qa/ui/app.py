@@ -41,8 +41,8 @@ def build_ui(settings: Settings, engine: Engine | None = None) -> gr.Blocks:
 def _ask_tab(settings: Settings) -> SimpleNamespace:
     """The chat, the question box, filters, and the sources panel beside them."""
     c = SimpleNamespace(history=gr.State([]), turns=gr.State([]))
-    with gr.Row():
-        with gr.Column(scale=3):
+    with gr.Row(elem_id="qa-ask-row"):
+        with gr.Column(scale=3, elem_id="qa-left"):
             c.chatbot = gr.Chatbot(
                 elem_id="qa-chat", height=480, allow_tags=False, sanitize_html=True,
                 feedback_options=None, buttons=["copy"], show_label=False,
@@ -61,7 +61,7 @@ def _ask_tab(settings: Settings) -> SimpleNamespace:
             with gr.Row(elem_id="qa-examples"):
                 c.examples = [gr.Button(visible=False, size="sm", variant="secondary")
                               for _ in range(EXAMPLES)]
-            with gr.Accordion("Filters and settings", open=False):
+            with gr.Accordion("Filters and settings", open=False, elem_id="qa-filters"):
                 c.sources = gr.Dropdown(label="Sources", multiselect=True, choices=[],
                                         elem_id="qa-sources-filter")
                 with gr.Row():
@@ -69,7 +69,7 @@ def _ask_tab(settings: Settings) -> SimpleNamespace:
                     c.until = gr.Textbox(label="Until date", placeholder="YYYY-MM-DD")
                 c.top_k = gr.Slider(1, 20, value=settings.top_k, step=1,
                                     label="Passages per question (top-k)")
-        with gr.Column(scale=2):
+        with gr.Column(scale=2, elem_id="qa-right"):
             gr.Markdown("### Sources")
             c.panel = gr.HTML(panel_html([]), elem_id="qa-panel", js_on_load=None)
     return c
@@ -79,10 +79,11 @@ def _articles_tab() -> SimpleNamespace:
     """The article table, upload, delete and rebuild."""
     c = SimpleNamespace()
     c.search = gr.Textbox(label="Search titles", elem_id="qa-search")
+    gr.Markdown("↔ Swipe the table sideways to see every column.", elem_id="qa-table-hint")
     c.table = gr.Dataframe(
         headers=["Title", "Date", "Source", "Chunks", "File"], interactive=False,
         elem_id="qa-articles", wrap=True,
-        column_widths=["38%", "12%", "15%", "9%", "26%"],
+        column_widths=["37%", "12%", "15%", "10%", "26%"],
     )
     with gr.Row():
         with gr.Column():

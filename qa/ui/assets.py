@@ -46,6 +46,18 @@ mark.qa-quote { background: #ffe58a; color: #111; padding: 0 1px; scroll-margin-
 #qa-articles table, #qa-articles th, #qa-articles td, #qa-articles span,
 #qa-articles .cell-wrap { font-family: var(--font) !important; }
 #qa-articles [role=columnheader] span { white-space: nowrap; word-break: normal; }
+#qa-table-hint { display: none; }
+/* A phone stacks the page: the Sources come right under the answer (before the examples and
+   filters), and the article table keeps readable columns and scrolls sideways. */
+@media (max-width: 640px) {
+  #qa-left { display: contents; }
+  #qa-left > *, #qa-right { flex: 1 1 100%; min-width: 100%; }
+  #qa-right { order: 1; }
+  #qa-examples, #qa-filters { order: 2; }
+  #qa-articles [role=grid], #qa-articles table { min-width: 820px; }
+  #qa-articles .table-wrap, #qa-articles > div { overflow-x: auto; }
+  #qa-table-hint { display: block; font-size: 0.85em; opacity: 0.8; }
+}
 /* Deleting a file cannot be undone from the page: the button looks destructive. */
 #qa-delete { background: #c62828 !important; border-color: #c62828 !important;
   color: #fff !important; }

@@ -26,7 +26,8 @@ def answer_markdown(answer: Answer, turn: int) -> str:
     """The answer for the chat, each [n] a chip linking to source n of this turn."""
     if answer.refused:
         text = md_escape(answer.text)
-        return text + "\n\n*The closest passages are listed beside the chat.*" \
+        # "under Sources": beside the chat on a wide screen, below it on a phone.
+        return text + "\n\n*The closest passages are listed under Sources.*" \
             if answer.passages else text
     numbers = {c.number for c in answer.citations}
 
