@@ -204,3 +204,21 @@ def test_refusal_note_does_not_say_beside() -> None:
     note = answer_markdown(Answer(question="q", text="The articles don't say.", refused=True,
                                   passages=[p]), 1)
     assert "under Sources" in note and "beside" not in note
+
+
+def test_active_filters_stay_visible_as_chips(page) -> None:
+    from playwright.sync_api import expect
+
+    page.get_by_text("Filters and settings").click()
+    page.get_by_label("From date").fill("1987-02-26")
+    page.get_by_label("From date").press("Tab")
+    page.get_by_text("Filters and settings").click()  # closed again
+    expect(page.get_by_label("From date")).to_be_hidden()
+    chips = page.locator("#qa-filter-chips .qa-chip-filter")
+    expect(chips).to_have_text(["dated on or after 1987-02-26"])
+    chat = page.locator("#qa-chat").bounding_box()
+    assert chips.first.bounding_box()["y"] < chat["y"]  # above the chat
+    page.get_by_text("Filters and settings").click()
+    page.get_by_label("From date").fill("")
+    page.get_by_label("From date").press("Tab")
+    expect(chips).to_have_count(0)

@@ -207,3 +207,17 @@ def test_user_mistakes_are_one_log_line_without_a_traceback(caplog) -> None:
     assert [(r.levelname, r.getMessage(), r.exc_info) for r in caplog.records] == [
         ("INFO", "shown to the user: The question is empty — type a question.", None)]
     assert user_error(KeyError("x")).print_exception is True  # a fault keeps its traceback
+
+
+def test_an_answer_notes_the_filters_it_was_searched_with(handlers) -> None:
+    from qa.ui.render import filter_chips
+
+    h = handlers(ScriptedLLM([REPLY, REPLY]))
+    final = updates_of(h.chat(SEED_QUESTION, [], [], [], 5, [], "", "2030-01-01"))[-1]
+    assert bot(final).endswith("*Searched only articles dated on or before 2030\\-01\\-01.*")
+    plain = updates_of(h.chat(SEED_QUESTION, [], [], [], 5, [], "", ""))[-1]
+    assert "Searched only" not in bot(plain)
+    assert filter_chips([], "", "") == ""
+    chips = filter_chips(["Valley <Wire>"], "2024-01-01", "")
+    assert chips.count('class="qa-chip-filter"') == 2 and "Valley &lt;Wire&gt;" in chips
+    assert "dated on or after 2024-01-01" in chips

@@ -11,7 +11,7 @@ from qa.config import Settings
 from qa.engine import Engine
 from qa.ui.assets import CONFIRM_DELETE
 from qa.ui.handlers import EXAMPLES, Handlers
-from qa.ui.render import panel_html
+from qa.ui.render import filter_chips, panel_html
 from qa.ui.uploads import ALLOWED
 
 HEADER = ("## qa — questions over your news articles\n"
@@ -43,6 +43,7 @@ def _ask_tab(settings: Settings) -> SimpleNamespace:
     c = SimpleNamespace(history=gr.State([]), turns=gr.State([]))
     with gr.Row(elem_id="qa-ask-row"):
         with gr.Column(scale=3, elem_id="qa-left"):
+            c.chips = gr.HTML("", elem_id="qa-filter-chips")
             c.chatbot = gr.Chatbot(
                 elem_id="qa-chat", height=480, allow_tags=False, sanitize_html=True,
                 feedback_options=None, buttons=["copy"], show_label=False,
@@ -118,6 +119,9 @@ def _wire_chat(h: Handlers, c: SimpleNamespace) -> None:
     )
     for button in c.examples:
         button.click(lambda text: text, button, c.question, api_visibility="private")
+    for field in (c.sources, c.since, c.until):
+        field.change(filter_chips, [c.sources, c.since, c.until], c.chips,
+                     api_visibility="private")
     c.question.submit(**chat_io)
     c.ask_btn.click(**chat_io)
     cleared = [c.chatbot, c.question, c.history, c.turns, c.panel]

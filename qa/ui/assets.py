@@ -47,6 +47,10 @@ mark.qa-quote { background: #ffe58a; color: #111; padding: 0 1px; scroll-margin-
 #qa-articles .cell-wrap { font-family: var(--font) !important; }
 #qa-articles [role=columnheader] span { white-space: nowrap; word-break: normal; }
 #qa-table-hint { display: none; }
+.qa-filters-on { font-size: 0.85em; }
+.qa-chip-filter { display: inline-block; margin: 0 0.3em; padding: 0.05em 0.6em;
+  border-radius: 1em; background: var(--color-accent-soft); color: var(--color-accent);
+  font-weight: 600; }
 /* A phone stacks the page: the Sources come right under the answer (before the examples and
    filters), and the article table keeps readable columns and scrolls sideways. */
 @media (max-width: 640px) {

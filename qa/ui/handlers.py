@@ -25,6 +25,7 @@ from qa.ui.render import (
     answer_markdown,
     article_table,
     example_questions,
+    filters_note,
     md_escape,
     panel_html,
     sources_html,
@@ -154,7 +155,8 @@ class Handlers:
             messages[-1] = {"role": "assistant", "content": f"⚠ {md_escape(error.message)}"}
             yield messages, question, history, turns, gr.update()
             raise error from exc
-        messages[-1] = {"role": "assistant", "content": answer_markdown(answer, turn)}
+        messages[-1] = {"role": "assistant", "content": answer_markdown(answer, turn)
+                        + filters_note(sources, since, until)}
         turns = [*turns, {"turn": turn, "question": question.strip(),
                           "html": sources_html(answer, turn, articles, question)}]
         history = [*history, [standalone, answer.text]]

@@ -38,6 +38,36 @@ def answer_markdown(answer: Answer, turn: int) -> str:
     return re.sub(r"\\\[(\d+)\\\]", chip, md_escape(answer.text))
 
 
+def filter_words(sources: list[str] | None, since: str, until: str) -> list[str]:
+    """The active filters in words, one per filter ("from Reuters", "from 2015-01-01")."""
+    words = []
+    if sources:
+        words.append("from " + ", ".join(sources))
+    since, until = (since or "").strip(), (until or "").strip()
+    if since and until:
+        words.append(f"dated {since} to {until}")
+    elif since:
+        words.append(f"dated on or after {since}")
+    elif until:
+        words.append(f"dated on or before {until}")
+    return words
+
+
+def filter_chips(sources: list[str] | None, since: str, until: str) -> str:
+    """The active filters as chips above the chat, seen while the filter panel is closed."""
+    words = filter_words(sources, since, until)
+    if not words:
+        return ""
+    chips = "".join(f'<span class="qa-chip-filter">{html.escape(w)}</span>' for w in words)
+    return f'<div class="qa-filters-on">Searching only articles {chips}</div>'
+
+
+def filters_note(sources: list[str] | None, since: str, until: str) -> str:
+    """The line an answer ends with when filters narrowed the search."""
+    words = filter_words(sources, since, until)
+    return f"\n\n*Searched only articles {md_escape(' and '.join(words))}.*" if words else ""
+
+
 def _highlight(text: str, start: int, end: int) -> str:
     start, end = max(0, min(start, len(text))), max(0, min(end, len(text)))
     if end <= start:
