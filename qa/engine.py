@@ -228,9 +228,10 @@ class Engine:
         model = llm_name(self.settings)
         state = self.store.read_state()
         if state is None or state.generation == 0:
-            return {"model": model, "articles": None, "chunks": None, "updated": None}
+            return {"model": model, "articles": None, "chunks": None, "updated": None,
+                    "updated_epoch": None}
         return {"model": model, "articles": state.articles, "chunks": state.chunks,
-                "updated": state.updated_at}
+                "updated": state.updated_at, "updated_epoch": state.updated_epoch or None}
 
     def rebuild(self, full: bool = False, progress: Any = None) -> RebuildSummary:
         from qa.index import rebuild

@@ -222,3 +222,31 @@ def test_active_filters_stay_visible_as_chips(page) -> None:
     page.get_by_label("From date").fill("")
     page.get_by_label("From date").press("Tab")
     expect(chips).to_have_count(0)
+
+
+def test_upload_is_pending_at_once_and_rebuild_clears_the_hint(browser, url) -> None:
+    """Runs last in this module: it changes the index the other tests read."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.size_name = "desktop"
+        page.goto(url)
+        page.get_by_role("tab", name="Articles").click()
+        page.locator("#qa-upload input[type=file]").set_input_files([{
+            "name": "kestrel.txt", "mimeType": "text/plain",
+            "buffer": b"Kestrel Bay Gets New Cranes\n\nFour cranes arrive in April.\n"}])
+        expect(page.locator("#qa-upload-result")).to_contain_text("kestrel.txt added")
+        expect(page.locator("#qa-upload-result")).to_contain_text("Rebuild index")
+        row = page.locator("#qa-articles [role=row]", has_text="kestrel.txt")
+        expect(row).to_contain_text("(pending rebuild)")
+        page.locator("#qa-rebuild").click()
+        expect(page.locator("#qa-rebuild-result")).to_contain_text("1 added", timeout=60_000)
+        expect(page.locator("#qa-upload-result")).not_to_contain_text("Rebuild index")
+        expect(row).to_contain_text("Kestrel Bay Gets New Cranes")
+        expect(page.locator("#qa-articles")).not_to_contain_text("(pending rebuild)")
+        assert "%" not in page.locator("#qa-status").inner_text()  # no progress drawn there
+        shot(page, "rebuilt")
+    finally:
+        context.close()

@@ -14,8 +14,16 @@ import pytest
 from qa import rebuild
 from qa.engine import Engine
 from qa.errors import IndexMissingError, LLMError, QuestionError
-from qa.index.events import ChunksWritten, Committing, FileRead, Started
+from qa.index.events import (
+    ArticleRead,
+    ChunksWritten,
+    Committing,
+    FileRead,
+    InputSkipped,
+    Started,
+)
 from qa.models import ScriptedLLM
+from qa.records import Skipped
 from qa.ui.errors import UNEXPECTED, user_error
 from qa.ui.handlers import Handlers, RebuildProgress
 
@@ -182,20 +190,31 @@ def test_rebuild_reports_progress_and_returns_the_summary(handlers, settings) ->
                     out[1]), out[1]  # the status line, refreshed, in plain words
     assert "Harbor City Approves Footbridge" in [row[0] for row in out[2]]
     # The examples are made from the articles now indexed.
-    assert out[5]["value"] == "What do the articles say about “Harbor City Approves Footbridge”?"
+    assert "What do the articles say about “Harbor City Approves Footbridge”?" in \
+        [u.get("value") for u in out[5:]]
     assert [u["visible"] for u in out[5:]] == [True, True, False]  # two articles, two examples
-    assert calls[0] == (((0, 2),), {"desc": "Reading and embedding", "unit": "files"})
-    assert (((2, 2),), {"desc": "Reading and embedding", "unit": "files"}) in calls
-    assert calls[-1] == ((0.98,), {"desc": "Switching to the new index"})
+    # An incremental rebuild (one file unchanged) still advances to the end, by files read
+    # and chunks embedded, before it commits.
+    fractions = [a[0] for a, _ in calls]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0
+    assert calls[-2][0] == (0.98,)
+    assert re.fullmatch(r"2/2 files, 2 articles read, (\d+)/\1 chunks embedded",
+                        calls[-2][1]["desc"]), calls[-2]
+    assert calls[-1] == ((0.99,), {"desc": "Switching to the new index"})
 
 
-def test_rebuild_progress_counts_files_and_ignores_other_events() -> None:
+def test_rebuild_progress_advances_by_files_and_chunks() -> None:
     calls = []
-    bar = RebuildProgress(lambda *a, **kw: calls.append(a[0]))
-    for event in [Started(existing=0, files=2), FileRead("a.txt"), ChunksWritten(3),
-                  FileRead("b.txt"), FileRead("c.txt"), Committing(1)]:
+    bar = RebuildProgress(lambda *a, **kw: calls.append((round(a[0], 3), kw["desc"])))
+    for event in [Started(existing=0, files=2), FileRead("a.txt"),
+                  ArticleRead(changed=True, chunks=4), FileRead("b.txt"),
+                  ArticleRead(changed=False), FileRead("c.txt"), ChunksWritten(2),
+                  ChunksWritten(2), InputSkipped(Skipped("c.txt", "", "empty file")),
+                  Committing(1)]:
         bar(event)
-    assert calls == [(0, 2), (1, 2), (2, 2), (2, 2), 0.98]
+    assert [f for f, _ in calls] == [0.0, 0.49, 0.49, 0.49, 0.49, 0.49, 0.637, 0.98, 0.99]
+    assert calls[-2][1] == "2/2 files, 2 articles read, 4/4 chunks embedded"
+    assert calls[1][1] == "1/2 files, 0 articles read"  # no chunks to embed yet
 
 
 def test_user_mistakes_are_one_log_line_without_a_traceback(caplog) -> None:
@@ -221,3 +240,21 @@ def test_an_answer_notes_the_filters_it_was_searched_with(handlers) -> None:
     chips = filter_chips(["Valley <Wire>"], "2024-01-01", "")
     assert chips.count('class="qa-chip-filter"') == 2 and "Valley &lt;Wire&gt;" in chips
     assert "dated on or after 2024-01-01" in chips
+
+
+def test_an_upload_is_listed_as_pending_until_a_rebuild(handlers, settings, tmp_path) -> None:
+    from types import SimpleNamespace
+
+    from qa.ui.handlers import PENDING
+
+    h = handlers(ScriptedLLM([]))
+    src = tmp_path / "upload-tmp"
+    src.write_text("Harbor City Approves Footbridge\n\nThe council voted on Tuesday.\n")
+    note, _, _, table = h.upload([SimpleNamespace(name=str(src), orig_name="bridge.txt")], "")
+    assert "bridge.txt added" in note
+    assert table[0] == [PENDING, "", "", "", "bridge.txt"]
+    assert sum(row[0] == PENDING for row in table) == 1  # the indexed seed is not pending
+    (settings.corpus_dir / "skipped.txt").write_text("")  # a file the rebuild will skip
+    out = h.rebuild("", progress=lambda *a, **kw: None)
+    assert not [row for row in out[2] if row[0] == PENDING]
+    assert "Harbor City Approves Footbridge" in [row[0] for row in out[2]]

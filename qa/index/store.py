@@ -40,6 +40,7 @@ class State:
     chunks: int
     updated_at: str
     seconds: float
+    updated_epoch: float = 0.0  # updated_at to the sub-second (0 in indexes older than it)
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any]) -> State:
@@ -53,6 +54,7 @@ class State:
             chunks=int(meta.get("chunks", 0)),
             updated_at=str(meta.get("updated_at", "")),
             seconds=float(meta.get("seconds", 0.0)),
+            updated_epoch=float(meta.get("updated_epoch", 0.0)),
         )
 
 
@@ -232,7 +234,9 @@ class Store:
         got = col.get(ids=[STATE_ID], include=["metadatas"])
         meta = dict(got["metadatas"][0]) if got["ids"] else {}
         meta.update(fields)
-        meta["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        now = time.time()
+        meta["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(now))
+        meta["updated_epoch"] = now
         col.upsert(ids=[STATE_ID], embeddings=[NO_VECTOR], metadatas=[meta], documents=[""])
 
     # --- bulk record access --------------------------------------------------------------------

@@ -134,20 +134,25 @@ def _wire_articles(h: Handlers, demo: gr.Blocks, c: SimpleNamespace, status: gr.
     c.search.change(h.article_rows, c.search, c.table, api_visibility="private")
     refreshed = [status, c.table, ask.sources, c.to_delete, *ask.examples]
     demo.load(h.refresh, c.search, refreshed, api_visibility="private")
-    c.files.upload(h.upload, [c.files, c.search], [c.upload_md, c.files, c.to_delete],
+    c.files.upload(h.upload, [c.files, c.search], [c.upload_md, c.files, c.to_delete, c.table],
                    api_visibility="private")
     # Deleting cannot be undone from the page: the browser asks first.
     c.delete_btn.click(h.delete, [c.to_delete, c.delete_confirmed], [c.delete_md, c.to_delete],
                        js=CONFIRM_DELETE, api_visibility="private")
+    # The progress bar is drawn once, in the result line under the button that started it.
     c.rebuild_btn.click(h.rebuild, c.search, [c.rebuild_md, *refreshed], concurrency_limit=1,
-                        concurrency_id="rebuild", api_visibility="private")
+                        concurrency_id="rebuild", api_visibility="private",
+                        show_progress_on=[c.rebuild_md]).success(
+        lambda: ("", ""), None, [c.upload_md, c.delete_md], api_visibility="private")
     from qa.ui.news import add_from_url_handler, pull_feeds_handler
 
     c.add_url_btn.click(add_from_url_handler(h), [c.urls, c.search],
                         [c.add_url_md, c.urls, *refreshed], concurrency_limit=1,
-                        concurrency_id="rebuild", api_visibility="private")
+                        concurrency_id="rebuild", api_visibility="private",
+                        show_progress_on=[c.add_url_md])
     c.pull_btn.click(pull_feeds_handler(h), c.search, [c.add_url_md, *refreshed],
-                     concurrency_limit=1, concurrency_id="rebuild", api_visibility="private")
+                     concurrency_limit=1, concurrency_id="rebuild", api_visibility="private",
+                     show_progress_on=[c.add_url_md])
 
 
 def _ask_api(h: Handlers, settings: Settings) -> Any:

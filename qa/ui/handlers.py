@@ -32,10 +32,11 @@ from qa.ui.render import (
     status_markdown,
     summary_markdown,
 )
-from qa.ui.uploads import corpus_files, delete_file, save_upload
+from qa.ui.uploads import corpus_files, delete_file, pending_files, save_upload
 
 MAX_TABLE_ROWS = 500
 EXAMPLES = 3  # example questions offered under the question box
+PENDING = "(pending rebuild)"  # the title of a corpus file no rebuild has read yet
 DATE_LABELS = ("From date", "Until date")  # the date fields as the page labels them
 Chat = list[dict[str, Any]]
 
@@ -47,23 +48,50 @@ def make_filters(sources: list[str] | None, since: str, until: str) -> Filters |
 
 
 class RebuildProgress:
-    """A Gradio progress bar driven by a rebuild's progress events."""
+    """A Gradio progress bar driven by a rebuild's progress events: it advances by files read
+    and by chunks embedded (the long part of a rebuild with changes), and says how many
+    articles were read and chunks embedded so far."""
 
     def __init__(self, bar: Any) -> None:
         self.bar = bar
         self.files = 0
         self.done = 0
+        self.articles = 0
+        self.queued = 0  # chunks of changed articles, to embed
+        self.embedded = 0
+        self.shown = 0.0
+        self._lock = threading.Lock()  # ChunksWritten comes from the writer thread
 
     def __call__(self, event: RebuildEvent) -> None:
-        if isinstance(event, events.Started):
-            self.files = max(1, event.files)
-            self.bar((0, self.files), desc="Reading and embedding", unit="files")
-        elif isinstance(event, events.FileRead):
-            self.done += 1
-            self.bar((min(self.done, self.files), self.files), desc="Reading and embedding",
-                     unit="files")
-        elif isinstance(event, events.Committing):
-            self.bar(0.98, desc="Switching to the new index")
+        with self._lock:
+            if isinstance(event, events.Started):
+                self.files = max(1, event.files)
+            elif isinstance(event, events.FileRead):
+                self.done = min(self.done + 1, self.files)
+            elif isinstance(event, events.ArticleRead):
+                self.articles += 1
+                self.queued += event.chunks
+            elif isinstance(event, events.ChunksWritten):
+                self.embedded = min(self.embedded + event.chunks, max(self.queued, 1))
+            elif isinstance(event, events.Committing):
+                self.bar(0.99, desc="Switching to the new index")
+                return
+            else:
+                return
+            self.bar(self.fraction(), desc=self.words())
+
+    def fraction(self) -> float:
+        """Files read weigh 0.3, chunks embedded 0.7 (what is read is taken as embedded until
+        chunks are queued); never lower than shown before, as chunks queued later would make
+        it."""
+        read = self.done / self.files if self.files else 0.0
+        embedded = min(1.0, self.embedded / self.queued) if self.queued else read
+        self.shown = max(self.shown, 0.98 * (0.3 * read + 0.7 * embedded))
+        return self.shown
+
+    def words(self) -> str:
+        text = f"{self.done}/{self.files} files, {self.articles} articles read"
+        return text + (f", {self.embedded}/{self.queued} chunks embedded" if self.queued else "")
 
 
 class Handlers:
@@ -95,11 +123,17 @@ class Handlers:
                 else gr.update(visible=False) for i in range(EXAMPLES)]
 
     def article_rows(self, query: str = "") -> list[list[Any]]:
+        """The indexed articles, after the corpus files changed since the last rebuild (each
+        listed as "pending rebuild" until one indexes it)."""
         try:
             rows = self.engine.articles()
+            described = self.engine.describe()
         except QAError:
-            return []  # the status line says why
-        return article_table(rows, query, MAX_TABLE_ROWS)
+            rows, described = [], {}
+        pending = pending_files(self.corpus_dir, described.get("updated_epoch"),
+                                described.get("updated"), {r["source_path"] for r in rows})
+        return [[PENDING, "", "", "", rel] for rel in pending] + \
+            article_table(rows, query, MAX_TABLE_ROWS)
 
     def source_choices(self) -> list[str]:
         try:
@@ -202,7 +236,7 @@ class Handlers:
             notes.append(f"✓ {md_escape(saved.name)} {verb}")
         if notes:
             notes.append("Press **Rebuild index** to make the changes searchable.")
-        return "\n\n".join(notes), None, self.corpus_choices()
+        return "\n\n".join(notes), None, self.corpus_choices(), self.article_rows(query)
 
     def delete(self, rel: str | None, confirmed: bool = True) -> tuple[Any, ...]:
         """Delete a corpus file once the user confirmed it (the page asks in the browser)."""

@@ -148,8 +148,9 @@ def panel_html(turns: list[dict[str, Any]]) -> str:
 
 
 def summary_markdown(s: RebuildSummary) -> str:
+    again = f", re-embedded {s.reembedded}" if s.reembedded else ""
     lines = [f"**Rebuilt:** {s.added} added, {s.updated} updated, {s.removed} removed, "
-             f"{s.unchanged} unchanged, {len(s.skipped)} skipped — {s.chunks:,} chunks "
+             f"{s.unchanged} unchanged{again}, {len(s.skipped)} skipped — {s.chunks:,} chunks "
              f"({s.embedded:,} embedded) in {s.seconds:.1f} s."]
     lines += [f"- skipped {md_escape(k.path)}: {md_escape(k.reason)}" for k in s.skipped]
     lines += [f"- warning {md_escape(w.path)}: {md_escape(w.reason)}" for w in s.warnings]

@@ -96,6 +96,25 @@ def corpus_files(corpus_dir: Path) -> list[str]:
                   if p.suffix.lower() in SUFFIXES)
 
 
+def pending_files(corpus_dir: Path, epoch: float | None, updated: str | None,
+                  indexed: set[str]) -> list[str]:
+    """Corpus files not in the index and changed after its last rebuild (the state's time:
+    `epoch`, else its ISO time `updated`; every unindexed file when there is no index):
+    uploaded or added since. A file the last rebuild skipped is older, so it is not listed."""
+    from datetime import datetime
+
+    since = epoch or 0.0
+    if not since and updated:
+        try:
+            # Cut to the second: a file of that second was read by the rebuild.
+            since = datetime.strptime(updated, "%Y-%m-%dT%H:%M:%S%z").timestamp() + 1.0
+        except ValueError:
+            since = 0.0
+    root = corpus_dir.resolve()
+    return [rel for rel in corpus_files(corpus_dir)
+            if rel not in indexed and (root / rel).stat().st_mtime >= since]
+
+
 def delete_file(corpus_dir: Path, rel: str) -> None:
     """Remove one article file (a path from corpus_files) from the corpus folder."""
     root = corpus_dir.resolve()
