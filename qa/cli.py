@@ -32,7 +32,7 @@ def _show_model_assembly() -> None:
 
     def observe(name: str, done: int, total: int) -> None:
         if name not in bars:
-            seconds = max(10, round(total / ASSEMBLY_BYTES_PER_SECOND, -1))
+            seconds = max(10, int(round(total / ASSEMBLY_BYTES_PER_SECOND, -1)))
             click.echo(f"Preparing the language model {name} (one time, ~{seconds} s)…",
                        err=True)
             bars[name] = None

@@ -73,5 +73,7 @@ def test_ui_status_says_the_model_is_being_prepared(tiny, tmp_path: Path) -> Non
     settings = Settings(index_dir=tmp_path / "index", corpus_dir=tmp_path)
     handlers = Handlers(Engine(settings), settings)
     assert "preparing the language model qwen-0.5b (one time, ~10 s)" in handlers.status()
+    assert handlers.status_tick()[1].active is True  # read again until ready
     bundled.model_path(settings)
     assert "preparing" not in handlers.status()
+    assert handlers.status_tick()[1].active is False

@@ -114,7 +114,7 @@ class Preparation:
     @property
     def seconds(self) -> int:
         """About how long assembling it takes, rounded to 10 s."""
-        return max(10, round(self.size / ASSEMBLY_BYTES_PER_SECOND, -1))
+        return max(10, int(round(self.size / ASSEMBLY_BYTES_PER_SECOND, -1)))
 
 
 # Told when a bundled model is being assembled: (model name, bytes done, bytes in all). The

@@ -134,6 +134,11 @@ def _wire_articles(h: Handlers, demo: gr.Blocks, c: SimpleNamespace, status: gr.
     c.search.change(h.article_rows, c.search, c.table, api_visibility="private")
     refreshed = [status, c.table, ask.sources, c.to_delete, *ask.examples]
     demo.load(h.refresh, c.search, refreshed, api_visibility="private")
+    # While the bundled model is assembled on first start, the status line says so; it is
+    # read again every few seconds until the model is ready, then the timer stops.
+    timer = gr.Timer(3.0)
+    timer.tick(h.status_tick, None, [status, timer], api_visibility="private",
+               show_progress="hidden")
     c.files.upload(h.upload, [c.files, c.search], [c.upload_md, c.files, c.to_delete, c.table],
                    api_visibility="private")
     # Deleting cannot be undone from the page: the browser asks first.

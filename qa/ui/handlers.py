@@ -108,15 +108,22 @@ class Handlers:
     def status(self) -> str:
         """The status line; while the bundled model is still being assembled (first start),
         says so and about how long it takes."""
-        from qa.models.bundled import to_prepare
-
-        preparing = "".join(
-            f" · preparing the language model {p.name} (one time, ~{p.seconds} s)"
-            for p in to_prepare(self.settings) if not self.engine.llm_loaded)
+        preparing = "".join(f" · preparing the language model {p.name} (one time, ~{p.seconds} s)"
+                            for p in self.preparing())
         try:
             return status_markdown(self.engine.describe()) + preparing
         except QAError as exc:
             return f"Index unavailable: {md_escape(str(exc))}{preparing}"
+
+    def preparing(self) -> list[Any]:
+        """The bundled models still to assemble before the first answer (none once loaded)."""
+        from qa.models.bundled import to_prepare
+
+        return [] if self.engine.llm_loaded else to_prepare(self.settings)
+
+    def status_tick(self) -> tuple[Any, Any]:
+        """The status line again, and the timer kept running only while a model is prepared."""
+        return self.status(), gr.Timer(active=bool(self.preparing()))
 
     def examples(self) -> list[Any]:
         """The EXAMPLES example buttons: questions made from the newest indexed articles, the
