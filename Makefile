@@ -58,7 +58,8 @@ run: install
 test: install browser
 	$(BIN)/python -m pytest -q
 
-test-fast: install
+# tests/test_page.py drives Chromium with a scripted LLM: fast, but it needs the browser too.
+test-fast: install browser
 	$(BIN)/python -m pytest -q -m "not slow"
 
 index: install
