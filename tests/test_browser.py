@@ -149,7 +149,7 @@ def test_seed_question_streams_and_its_chip_opens_the_article_at_the_quote(page)
     expect(mark).to_be_in_viewport()
     # The status line shows the model and the index size.
     expect(page.locator("#qa-status")).to_contain_text("14 articles")
-    page.screenshot(path=str(ARTIFACTS / "ui-seed-answer.png"))
+    page.screenshot(path=str(ARTIFACTS / "ui-seed-answer.png"), full_page=True)  # uncropped
     # "New chat" clears everything.
     page.locator("#qa-new").click()
     expect(page.locator("#qa-chat [data-testid=bot]")).to_have_count(0)
