@@ -48,15 +48,18 @@ browser:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-# Build or update the index of corpus/ (incremental), then serve the UI on 127.0.0.1:7860.
+# Assemble the bundled models (once: the first question is then fast), build or update the
+# index of corpus/ (incremental), then serve the UI on 127.0.0.1:7860.
 run: install
+	$(BIN)/qa prepare
 	$(BIN)/qa rebuild
 	$(BIN)/qa serve
 
 test: install browser
 	$(BIN)/python -m pytest -q
 
-test-fast: install
+# tests/test_page.py drives Chromium with a scripted LLM: fast, but it needs the browser too.
+test-fast: install browser
 	$(BIN)/python -m pytest -q -m "not slow"
 
 index: install

@@ -23,16 +23,53 @@ def _settings(**overrides: Any) -> Any:
     return load_settings(**overrides)
 
 
-def _run(fn: Callable[[], Any]) -> Any:
-    """Turn QAError into a one-line message and its exit code; no stack traces for users."""
+def _show_model_assembly() -> None:
+    """Say on stderr when the bundled model is assembled on first use (about a minute with
+    no output otherwise), with a progress bar on a terminal."""
+    from qa.models.bundled import ASSEMBLY_BYTES_PER_SECOND, observe_assembly
+
+    bars: dict[str, Any] = {}
+
+    def observe(name: str, done: int, total: int) -> None:
+        if name not in bars:
+            seconds = max(10, int(round(total / ASSEMBLY_BYTES_PER_SECOND, -1)))
+            click.echo(f"Preparing the language model {name} (one time, ~{seconds} s)…",
+                       err=True)
+            bars[name] = None
+            if sys.stderr.isatty():
+                from tqdm import tqdm
+
+                bars[name] = tqdm(total=total, unit="B", unit_scale=True, file=sys.stderr,
+                                  desc=name)
+        bar = bars[name]
+        if bar is not None:
+            bar.update(done - bar.n)
+            if done >= total:
+                bar.close()
+
+    observe_assembly(observe)
+
+
+def _run(fn: Callable[[], Any], as_json: bool = False) -> Any:
+    """Turn QAError into a one-line message and its exit code; no stack traces for users.
+    Under --json the message is a JSON object on stdout ({"error", "exit_code"}), so a program
+    reading the output parses failures the way it parses results."""
     try:
         return fn()
     except QAError as exc:
-        click.secho(f"Error: {exc}", fg="red", err=True)
-        sys.exit(exc.exit_code)
+        _fail(str(exc), exc.exit_code, as_json)
     except KeyboardInterrupt:
-        click.echo("Interrupted; the previous index is intact.", err=True)
-        sys.exit(130)
+        _fail("Interrupted; the previous index is intact.", 130, as_json)
+
+
+def _fail(message: str, exit_code: int, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"error": message, "exit_code": exit_code}, ensure_ascii=False))
+    elif exit_code == 130:
+        click.echo(message, err=True)
+    else:
+        click.secho(f"Error: {message}", fg="red", err=True)
+    sys.exit(exit_code)
 
 
 @click.group(context_settings=CONTEXT)
@@ -79,8 +116,8 @@ def rebuild(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | N
             bars.close()
         if as_json:
             d = summary.to_dict()
-            keys = ("added", "updated", "removed", "unchanged", "skipped", "warnings", "chunks",
-                    "embedded", "generation")
+            keys = ("added", "updated", "removed", "unchanged", "reembedded", "skipped",
+                    "warnings", "chunks", "embedded", "generation")
             out = {k: d[k] for k in keys}
             out["seconds"] = round(summary.seconds, 3)
             click.echo(json.dumps(out, ensure_ascii=False))
@@ -91,7 +128,7 @@ def rebuild(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | N
             click.echo(f"warning {w.path}: {w.reason}", err=True)
         click.echo(summary.line())
 
-    _run(go)
+    _run(go, as_json)
 
 
 @main.command()
@@ -99,7 +136,7 @@ def rebuild(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | N
 @chroma_opt
 @json_opt
 def stats(index_dir: Path | None, chroma_url: str | None, as_json: bool) -> None:
-    """Show articles, chunks, model, location and size of the index."""
+    """Show articles, chunks, both models (embedding and language), location and size."""
 
     def go() -> None:
         from qa.index import stats as index_stats
@@ -112,23 +149,42 @@ def stats(index_dir: Path | None, chroma_url: str | None, as_json: bool) -> None
         for k, v in info.items():
             click.echo(f"{k.replace('_', ' '):<{width}}  {v}")
 
-    _run(go)
+    _run(go, as_json)
 
 
 def _print_answer(answer: Any) -> None:
     click.echo(answer.text)
     if answer.refused:
-        if answer.passages:
+        closest = closest_passages(answer.passages)
+        if closest:
             click.echo("\nClosest passages:")
-            for p in answer.passages[:3]:
+            for p in closest:
                 where = p.url or p.source_path
-                click.echo(f"  - {p.title} ({p.date or 'no date'}; {where}), score {p.score:.2f}")
+                click.echo(f"  - {p.title} ({p.date or 'no date'}; {where})")
+                click.echo(f"      \u201c{excerpt(p.text)}\u201d")
         return
     click.echo("\nSources:")
     for c in answer.citations:
         where = c.url or c.source_path
         click.echo(f"  [{c.number}] {c.title} ({c.date or 'no date'}; {where})")
         click.echo(f"      \u201c{c.quote}\u201d  (chars {c.start}-{c.end})")
+
+
+def closest_passages(passages: list[Any], n: int = 3) -> list[Any]:
+    """The best passage of each of the n closest articles, best first: one article's three
+    chunks would say the same title three times."""
+    best: dict[str, Any] = {}
+    for p in sorted(passages, key=lambda p: -p.score):
+        best.setdefault(p.article_id, p)
+    return list(best.values())[:n]
+
+
+def excerpt(text: str, width: int = 90) -> str:
+    """The passage as one line of at most `width` characters, cut at a word."""
+    line = " ".join(text.split())
+    if len(line) <= width:
+        return line
+    return line[:width].rsplit(" ", 1)[0].rstrip(",;:") + " \u2026"
 
 
 @main.command()
@@ -152,6 +208,7 @@ def ask(question: str, corpus_dir: Path | None, index_dir: Path | None, chroma_u
 
         settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, chroma_url=chroma_url)
         filters = Filters.make(sources=sources, since=since, until=until)
+        _show_model_assembly()
         engine = Engine(settings)
         if as_json:
             answer = engine.ask(question, top_k=top_k, filters=filters)
@@ -169,7 +226,7 @@ def ask(question: str, corpus_dir: Path | None, index_dir: Path | None, chroma_u
             click.echo("\n")  # the verified answer follows the raw stream
         _print_answer(answer)
 
-    _run(go)
+    _run(go, as_json)
 
 
 @main.command(name="eval")
@@ -219,7 +276,7 @@ def eval_cmd(directory: Path, top_k: int | None, as_json: bool, show: int,
         for line in report_lines(report, show):
             click.echo(line)
 
-    _run(go)
+    _run(go, as_json)
 
 
 def _run_eval(directory: Path, top_k: int | None, questions_file: Path | None,
@@ -267,6 +324,7 @@ def serve(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | Non
 
         if settings.auth_file:
             read_auth_file(settings.auth_file)  # a bad auth file fails before anything starts
+        _show_model_assembly()
         every = _interval(pull_every) if pull_every else 0.0
         engine = Engine(settings)
         demo = build_ui(settings, engine)
@@ -344,6 +402,32 @@ def migrate(index_dir: Path | None, chroma_url: str | None, to_url: str | None,
         if to_url:
             click.echo(f"Use it with QA_CHROMA_URL={to_url} (or --chroma-url).")
 
+    _run(go, as_json)
+
+
+@main.command()
+@index_opt
+@click.option("--verdict-model/--no-verdict-model", default=True, show_default=True,
+              help="Also the model that decides yes/no verdicts.")
+def prepare(index_dir: Path | None, verdict_model: bool) -> None:
+    """Assemble the bundled language models now (done once; otherwise on first use)."""
+
+    def go() -> None:
+        from qa.models.bundled import model_path, to_prepare
+
+        settings = _settings(index_dir=index_dir)
+        names = [settings.llm_model]
+        if verdict_model and settings.verdict_model and settings.verdict_model not in names:
+            names.append(settings.verdict_model)
+        pending = to_prepare(settings, names)
+        if not pending:
+            click.echo("The language models are ready.")
+            return
+        _show_model_assembly()
+        for p in pending:
+            model_path(settings.model_copy(update={"llm_model": p.name}))
+        click.echo(f"Ready: {', '.join(p.name for p in pending)} in {settings.models_dir}.")
+
     _run(go)
 
 
@@ -352,6 +436,17 @@ def _register() -> None:
 
     main.add_command(add_cmd)
     main.add_command(feeds_cmd)
+    _whole_summaries(main)
+
+
+def _whole_summaries(group: click.Group) -> None:
+    """`qa --help` lists each command with the first paragraph of its help, whole: Click cuts
+    a derived summary at the column width with "..."."""
+    for cmd in group.commands.values():
+        if cmd.help and not cmd.short_help:
+            cmd.short_help = " ".join(cmd.help.split("\n\n")[0].split())
+        if isinstance(cmd, click.Group):
+            _whole_summaries(cmd)
 
 
 _register()

@@ -68,7 +68,7 @@ def add_cmd(urls: tuple[str, ...], corpus_dir: Path | None, index_dir: Path | No
                "failed": [{"url": u, "error": m} for u, m in report.failed]}
         _finish(report.failed, summary, as_json, out)
 
-    _run(go)
+    _run(go, as_json)
 
 
 @click.group(name="feeds")
@@ -109,7 +109,7 @@ def feeds_list(index_dir: Path | None, as_json: bool) -> None:
         for f in feeds:
             click.echo(f"{f['url']}  {f['title'] or '(not pulled yet)'}  {f['entries']} entries")
 
-    _run(go)
+    _run(go, as_json)
 
 
 @feeds_cmd.command(name="remove")
@@ -158,7 +158,7 @@ def feeds_pull(corpus_dir: Path | None, index_dir: Path | None,
         out["failed"] = [{"url": u, "error": m} for u, m in report.failed]
         _finish(report.failed, summary, as_json, out)
 
-    _run(go)
+    _run(go, as_json)
 
 
 class _FeedBar:

@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from qa.answer import (
@@ -18,15 +19,16 @@ from qa.answer import (
     to_answer,
     usable_history,
 )
-from qa.answer.condense import History
-from qa.answer.judge import not_stated
+from qa.answer.condense import History, is_follow_up
+from qa.answer.judge import NO_PASSAGES, OFF_TOPIC, not_stated, refused_answer
 from qa.answer.meaning import stated
 from qa.answer.verdict import VERDICTS, verdict_word, yes_no_reply
 from qa.config import Settings
 from qa.errors import ArticleMissingError, QuestionError, QuestionTooLongError
 from qa.index.reader import list_articles, read_article
 from qa.index.store import Store
-from qa.models import LLM, Embedder, choose, complete, make_llm, until_runaway
+from qa.models import LLM, Embedder, choose, complete, llm_name, make_llm, until_runaway
+from qa.question import looks_english
 from qa.records import Answer, Article, Passage, RebuildSummary
 from qa.retrieve import Filters, Retrieval, Retriever
 
@@ -74,6 +76,11 @@ class Engine:
             return self._llm
 
     @property
+    def llm_loaded(self) -> bool:
+        """Whether the answer model is loaded (or was given)."""
+        return self._llm is not None
+
+    @property
     def verdict_llm(self) -> LLM:
         """The model that decides yes/no verdicts and checks meaning: the bundled
         `verdict_model` when the answer model is a bundled one too (and was not passed in),
@@ -111,12 +118,13 @@ class Engine:
 
     def retrieve(self, question: str, top_k: int | None = None,
                  filters: Filters | dict[str, Any] | None = None) -> list[Passage]:
-        return self.retriever.retrieve(self._check(question), top_k, _filters(filters))
+        resolved, _ = self.retriever.resolve(_filters(filters))
+        return self.retriever.retrieve(self._check(question), top_k, resolved)
 
     def ask(self, question: str, top_k: int | None = None,
             filters: Filters | dict[str, Any] | None = None) -> Answer:
         answer = None
-        for event in self._answer(question, top_k, filters, streaming=False):
+        for event in self._explained(question, top_k, filters, streaming=False):
             if isinstance(event, Answer):
                 answer = event
         assert answer is not None
@@ -129,7 +137,25 @@ class Engine:
         The final Answer's text may differ from the streamed deltas: verification drops
         unsupported sentences and renumbers citations.
         """
-        yield from self._answer(question, top_k, filters, streaming=True)
+        yield from self._explained(question, top_k, filters, streaming=True)
+
+    def _explained(self, question: str, top_k: int | None,
+                   filters: Filters | dict[str, Any] | None,
+                   streaming: bool) -> Iterator[str | Answer]:
+        """The events of `_answer`, with a refusal saying why when the user can do something
+        about it: filters that nothing passes are refused before any model runs, a question in
+        another language or with no passage close enough says so."""
+        t0 = time.perf_counter()
+        question = self._check(question)
+        resolved, why = self.retriever.resolve(_filters(filters))
+        if why:
+            yield replace(refused_answer(question, [], time.perf_counter() - t0, reason=why),
+                          text=why)
+            return
+        for event in self._answer(question, top_k, resolved, streaming):
+            if isinstance(event, Answer) and event.refused:
+                event = _with_reason(event)
+            yield event
 
     def _answer(self, question: str, top_k: int | None, filters: Filters | dict[str, Any] | None,
                 streaming: bool) -> Iterator[str | Answer]:
@@ -184,10 +210,12 @@ class Engine:
         return build_prompt(found.query, found.passages, budgets, yes_no, headers)
 
     def condense(self, question: str, history: History | None) -> str:
-        """A follow-up rewritten as a standalone question (unchanged without history)."""
+        """The question as searched: a follow-up ("When will he meet him?") rewritten to stand
+        alone; any other question, or one without answered history, unchanged and without a
+        model call."""
         question = self._check(question)
         usable = usable_history(history)
-        if not usable:  # no rewrite, so the LLM need not be loaded
+        if not usable or not is_follow_up(question):  # no rewrite: the LLM need not be loaded
             return question
         return condense(self.llm, question, usable)
 
@@ -211,16 +239,13 @@ class Engine:
 
     def describe(self) -> dict[str, Any]:
         """What a status line shows: the model in use and the index size (None if no index)."""
-        s = self.settings
-        if s.llm_backend == "openai":
-            model = f"{s.openai_model or 'default model'} at {s.openai_base_url}"
-        else:
-            model = s.llm_model_path.name if s.llm_model_path else f"{s.llm_model} (llama.cpp)"
+        model = llm_name(self.settings)
         state = self.store.read_state()
         if state is None or state.generation == 0:
-            return {"model": model, "articles": None, "chunks": None, "updated": None}
+            return {"model": model, "articles": None, "chunks": None, "updated": None,
+                    "updated_epoch": None}
         return {"model": model, "articles": state.articles, "chunks": state.chunks,
-                "updated": state.updated_at}
+                "updated": state.updated_at, "updated_epoch": state.updated_epoch or None}
 
     def rebuild(self, full: bool = False, progress: Any = None) -> RebuildSummary:
         from qa.index import rebuild
@@ -247,6 +272,21 @@ class Engine:
                 f"{self.settings.max_question_chars:,} (max_question_chars). Shorten it."
             )
         return q
+
+
+NOT_ENGLISH = ("The articles don't say. Questions are matched in English (the embedding model "
+               "reads English only): ask it in English.")
+NOT_CLOSE = "The articles don't say: no passage is close enough to the question."
+
+
+def _with_reason(answer: Answer) -> Answer:
+    """A refusal that says why when the reason is one the user can act on: a question not in
+    English, or no passage close to it (other refusals keep the plain text)."""
+    if not looks_english(answer.question):
+        return replace(answer, text=NOT_ENGLISH)
+    if answer.reason in (NO_PASSAGES, OFF_TOPIC):
+        return replace(answer, text=NOT_CLOSE)
+    return answer
 
 
 def _filters(filters: Filters | dict[str, Any] | None) -> Filters | None:

@@ -206,3 +206,35 @@ def analyze(question: str, sources: Iterable[str] = (),
         aliases = outlet_aliases(sources)
     return Analysis(question, is_yes_no(question), named_outlets(question, aliases),
                     tuple(unknown_publishers(question, aliases)), named_dates(question))
+
+
+# Frequent function words, enough to tell an English question from one in another language
+# (the bundled embedding model, all-MiniLM-L6-v2, was trained on English text only).
+_ENGLISH = frozenset("""
+the a an of to in on at for from by with about and or is are was were be been do does did has
+have had will would can could should what who whom whose which when where why how did not it
+he she they this that these those there said say says
+""".split())
+_OTHER = frozenset("""
+der die das und ist sind wer was wie wo warum wann nicht ein eine einen dem den des mit von zu
+auf für le la les est sont qui que quoi où pourquoi quand comment une des du au aux avec pour
+dans el los las es son quién qué cómo dónde cuándo por qué una con para del al é são quem quando
+onde porque como uma com il lo gli che chi cosa perché di della het een wie wat waar waarom
+niet zijn van met voor och är vem vad hur och inte ett
+""".split())
+
+
+def looks_english(question: str) -> bool:
+    """Whether the question is written in English: mostly Latin letters, and not more of
+    another language's function words than of English ones (a name or a single word is
+    taken as English)."""
+    letters = [ch for ch in question if ch.isalpha()]
+    if not letters:
+        return True
+    latin = sum(ch.isascii() or "\u00c0" <= ch <= "\u024f" for ch in letters)
+    if latin / len(letters) < 0.5:
+        return False
+    words = re.findall(r"[^\W\d_]+", question.lower())
+    english = sum(w in _ENGLISH for w in words)
+    other = sum(w in _OTHER and w not in _ENGLISH for w in words)
+    return other < 2 or english >= other

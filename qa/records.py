@@ -41,14 +41,15 @@ class Chunk(_Record):
 @dataclass(frozen=True)
 class _Note(_Record):
     file: str  # the corpus file, relative to the corpus folder
-    # The place in the file, written as it follows the file's name: ":3" (line 3 of a .jsonl
-    # file), " (record 2)" (of a JSON list), "#7" (an article of a JSON file), "" (the file).
+    # The place in the file, written as it follows the file's name, one way for every note:
+    # ", line 3" (of a .jsonl file), ", record 2" (of a JSON list), "#7" (the article id of a
+    # JSON record), "" (the file).
     where: str
     reason: str
 
     @property
     def path(self) -> str:
-        """The file and the place in it, as users see it: "a.jsonl:3", "b.json (record 2)"."""
+        """The file and the place in it, as users see it: "a.jsonl, line 3", "b.json, record 2"."""
         return self.file + self.where
 
     def to_dict(self) -> dict[str, Any]:
@@ -130,6 +131,7 @@ class RebuildSummary(_Record):
     updated: int = 0
     removed: int = 0
     unchanged: int = 0
+    reembedded: int = 0  # unchanged articles embedded again (`--full`)
     skipped: list[Skipped] = field(default_factory=list)
     warnings: list[Warned] = field(default_factory=list)
     chunks: int = 0  # chunks in the index after the rebuild
@@ -144,8 +146,9 @@ class RebuildSummary(_Record):
         return d
 
     def line(self) -> str:
+        again = f", re-embedded {self.reembedded}" if self.reembedded else ""
         return (
             f"{self.added} added, {self.updated} updated, {self.removed} removed, "
-            f"{self.unchanged} unchanged, {len(self.skipped)} skipped; "
+            f"{self.unchanged} unchanged{again}, {len(self.skipped)} skipped; "
             f"{self.chunks} chunks ({self.embedded} embedded) in {self.seconds:.1f} s"
         )

@@ -44,21 +44,30 @@ class Filters:
         since: str | None = None,
         until: str | None = None,
         article_ids: Any = None,
+        labels: tuple[str, str] = ("--since", "--until"),
     ) -> Filters | None:
+        """The filters of the given fields, None when they filter nothing. `labels` names the
+        date fields in messages the way the user sees them ("From date" in the UI)."""
+
         def dates(value: str | None, name: str) -> str:
             if not value:
                 return ""
             iso = normalize_date(value)
             if not iso:
-                raise ConfigError(f"--{name} {value!r} is not a date; use YYYY-MM-DD.")
+                raise ConfigError(f"{name} {value!r} is not a date; use YYYY-MM-DD.")
             return iso
 
+        since_label, until_label = labels
         f = cls(
-            sources=tuple([sources] if isinstance(sources, str) else sources or ()),
-            since=dates(since, "since"),
-            until=dates(until, "until"),
+            sources=tuple(s.strip() for s in ([sources] if isinstance(sources, str)
+                                              else sources or ()) if s.strip()),
+            since=dates(since, since_label),
+            until=dates(until, until_label),
             article_ids=tuple([article_ids] if isinstance(article_ids, str) else article_ids or ()),
         )
+        if f.since and f.until and f.since > f.until:
+            raise ConfigError(f"{since_label} {f.since} is after {until_label} {f.until}: no "
+                              "date is in that range. Swap the two dates.")
         return f if f != cls() else None
 
     def where(self) -> dict[str, Any] | None:
@@ -118,6 +127,15 @@ class Retriever:
     def sparse(self) -> Any:
         """The BM25 index of the generation last retrieved from (None before any retrieval)."""
         return self._sparse
+
+    def resolve(self, filters: Filters | None) -> tuple[Filters | None, str]:
+        """The filters with each source spelled as the archive spells it (matched without
+        regard to case), and why nothing can pass them ("" when something can): a refusal
+        that names the fix instead of "the articles don't say"."""
+        if filters is None:
+            return None, ""
+        sparse = self._sparse_for(self.store.require_state().generation)
+        return resolve_filters(filters, sparse.meta)
 
     def _dense(self, col: Any, qvec: list[float], pool: int, gen: int,
                filters: Filters | None) -> list[str]:
@@ -192,6 +210,43 @@ class Retriever:
             sim = float(np.dot(np.asarray(emb, dtype=np.float32), qvec))
             out.append(passage_from_row(cid, meta, doc, round(sim, 4)))
         return Retrieval(query, out, asked, sparse.idf)
+
+
+def resolve_filters(filters: Filters, meta: dict[str, list[Any]]) -> tuple[Filters, str]:
+    """`Retriever.resolve` over the per-chunk metadata of one generation."""
+    known = sorted({s for s in meta[SOURCE] if s})
+    by_lower = {s.lower(): s for s in known}
+    if filters.sources:
+        found = tuple(dict.fromkeys(by_lower[s.lower()] for s in filters.sources
+                                    if s.lower() in by_lower))
+        if not found:
+            asked = ", ".join(repr(s) for s in filters.sources)
+            offer = (f"sources in the archive: {', '.join(known)}. Change the source filter"
+                     if known else "no article in the archive names its source. Clear the "
+                     "source filter")
+            return filters, f"No article is from {asked}; {offer}."
+        filters = replace(filters, sources=found)
+    rows = zip(meta[ARTICLE_ID], meta[DATE_INT], meta[SOURCE], strict=True)
+    if any(filters.allows(a, d or 0, s) for a, d, s in rows):
+        return filters, ""
+    dated = sorted(d for d in meta[DATE_INT] if d)
+    if filters.since or filters.until:
+        span = (f"the articles are dated {_iso(dated[0])} to {_iso(dated[-1])}" if dated
+                else "no article in the archive has a date")
+        where = f" from {', '.join(filters.sources)}" if filters.sources else ""
+        return filters, (f"No article{where} is dated {_range(filters)}; {span}. Widen the "
+                         "dates or clear them.")
+    return filters, "No article passes the filters. Clear them to search the whole archive."
+
+
+def _iso(d: int) -> str:
+    return f"{d // 10000:04d}-{d // 100 % 100:02d}-{d % 100:02d}"
+
+
+def _range(f: Filters) -> str:
+    if f.since and f.until:
+        return f"from {f.since} to {f.until}"
+    return f"on or after {f.since}" if f.since else f"on or before {f.until}"
 
 
 class _Search:

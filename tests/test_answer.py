@@ -83,6 +83,20 @@ def test_parse_claims_attaches_trailing_markers() -> None:
     assert parse_claims("A [1, 2]. B [3]")[0].cited == [1, 2]
 
 
+@pytest.mark.parametrize("reply,sentence", [
+    ("[Lavrov] will meet de Mistura [2].", "Lavrov will meet de Mistura."),
+    ("Lavrov] will meet de Mistura [2].", "Lavrov will meet de Mistura."),
+    ("Lavrov will meet [de Mistura [2].", "Lavrov will meet de Mistura."),
+    ("Lavrov [the minister] will meet de Mistura [2]].", "Lavrov [the minister] will meet de "
+     "Mistura."),
+])
+def test_unmatched_brackets_left_by_markers_are_dropped(reply, sentence) -> None:
+    assert [c.sentence for c in parse_claims(reply)] == [sentence]
+    v = verify("When will Lavrov meet the envoy?", reply.replace("meet", "meet on Wednesday"),
+               [P1, P2])
+    assert v.text.startswith(sentence.replace("meet", "meet on Wednesday").rstrip("."))
+
+
 def test_verified_answer_has_exact_quotes() -> None:
     v = verify("Who did Russia invite to Moscow?",
                "Russia invited opposition representatives to a consultation [1].", [P1, P2])

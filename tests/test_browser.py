@@ -95,7 +95,9 @@ def page(browser, app, request):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.dialogs = []  # any alert() would mean injected script ran
-    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    page.accept_dialogs = False  # a test that expects a confirm() sets this
+    page.on("dialog", lambda d: (page.dialogs.append(d.message),
+                                 d.accept() if page.accept_dialogs else d.dismiss()))
     page.goto(app["url"])
     page.locator("#qa-question textarea").wait_for()
     yield page
@@ -147,7 +149,7 @@ def test_seed_question_streams_and_its_chip_opens_the_article_at_the_quote(page)
     expect(mark).to_be_in_viewport()
     # The status line shows the model and the index size.
     expect(page.locator("#qa-status")).to_contain_text("14 articles")
-    page.screenshot(path=str(ARTIFACTS / "ui-seed-answer.png"))
+    page.screenshot(path=str(ARTIFACTS / "ui-seed-answer.png"), full_page=True)  # uncropped
     # "New chat" clears everything.
     page.locator("#qa-new").click()
     expect(page.locator("#qa-chat [data-testid=bot]")).to_have_count(0)
@@ -216,6 +218,12 @@ def test_upload_rebuild_and_ask_about_the_new_article(page, app) -> None:
     dd = page.locator("#qa-delete-file input")
     dd.click()
     page.get_by_role("option", name="amberline.txt").click()
+    page.locator("#qa-delete").click()  # the confirmation is dismissed: nothing is deleted
+    expect(page.locator("#qa-delete-file")).to_contain_text("File to delete")
+    page.wait_for_timeout(1000)
+    assert page.dialogs and page.dialogs[-1].startswith("Delete amberline.txt from the corpus")
+    assert (app["corpus"] / "amberline.txt").exists()
+    page.accept_dialogs = True
     page.locator("#qa-delete").click()
     expect(page.locator("#qa-delete-result")).to_contain_text("amberline.txt deleted")
     assert not (app["corpus"] / "amberline.txt").exists()
@@ -231,6 +239,10 @@ def test_empty_question_is_a_readable_notice(page) -> None:
     box.press("Enter")
     expect(page.get_by_text(re.compile("The question is empty"))).to_be_visible(timeout=30_000)
     assert "Traceback" not in page.content()
+    # One message: no "Error" badge over the chat, the question box or the Sources panel.
+    page.wait_for_timeout(500)
+    assert page.get_by_text("Error", exact=True).count() == 0
+    expect(page.locator("#qa-chat")).to_be_visible()
 
 
 def test_date_filter_and_top_k_reach_retrieval(page) -> None:
@@ -239,12 +251,14 @@ def test_date_filter_and_top_k_reach_retrieval(page) -> None:
     page.get_by_text("Filters and settings").click()
     page.get_by_label("From date").fill("2030-01-01")
     final = ask(page, SEED_QUESTION)[-1]
-    assert "The articles don't say" in final, final  # nothing dated after 2030
+    assert "No article is dated on or after 2030-01-01" in final, final  # and says why
     expect(page.locator("#qa-panel")).not_to_contain_text("Russia Pushes For Peace Talks")
     page.get_by_label("From date").fill("31/12/2015")
     page.locator("#qa-question textarea").fill(SEED_QUESTION)
     page.locator("#qa-question textarea").press("Enter")
-    expect(page.get_by_text(re.compile("YYYY-MM-DD")).last).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(re.compile("From date '31/12/2015' is not a date; use YYYY-MM-DD"))
+           .last).to_be_visible(timeout=30_000)
+    assert page.get_by_text("Error", exact=True).count() == 0
 
 
 def test_upload_of_a_disallowed_type_is_refused(page, app) -> None:

@@ -100,7 +100,7 @@ def test_json_and_jsonl_records(tmp_path: Path) -> None:
     assert arts["list.json#1"].title == "Beta text without id."
     assert arts["a.jsonl#r1"].source == "Reuters"
     assert arts["a.jsonl#r2"].title == "42"
-    assert any(p == "a.jsonl:2" and "malformed JSON" in r for p, r in skipped.items())
+    assert any(p == "a.jsonl, line 2" and "malformed JSON" in r for p, r in skipped.items())
     assert any("a.jsonl" in p and "not a JSON object" in r for p, r in skipped.items())
     assert any("list.json" in p and '"text"' in r for p, r in skipped.items())
 
@@ -192,11 +192,11 @@ def test_notes_keep_the_file_and_the_place_in_it_apart(tmp_path: Path) -> None:
     (tmp_path / "c.txt").write_bytes("Caf\xe9\n\nbody".encode("latin-1"))
     notes = [i for i in read_corpus(tmp_path) if not isinstance(i, Article)]
     assert [(n.file, n.where, n.path) for n in notes] == [
-        ("a.jsonl", ":2", "a.jsonl:2"), ("a.jsonl", " (line 3)", "a.jsonl (line 3)"),
-        ("b.json", " (record 2)", "b.json (record 2)"), ("c.txt", "", "c.txt")]
+        ("a.jsonl", ", line 2", "a.jsonl, line 2"), ("a.jsonl", ", line 3", "a.jsonl, line 3"),
+        ("b.json", ", record 2", "b.json, record 2"), ("c.txt", "", "c.txt")]
     warned = notes[-1]
     assert isinstance(warned, Warned) and not isinstance(warned, Skipped)
     # The JSON of `qa rebuild --json` (README): {"path", "reason"} for both kinds of note.
     d = RebuildSummary(skipped=notes[:1], warnings=[warned]).to_dict()
-    assert d["skipped"] == [{"path": "a.jsonl:2", "reason": notes[0].reason}]
+    assert d["skipped"] == [{"path": "a.jsonl, line 2", "reason": notes[0].reason}]
     assert d["warnings"] == [{"path": "c.txt", "reason": warned.reason}]

@@ -163,7 +163,9 @@ def test_llm_server_dying_mid_answer_in_the_cli(settings, embedder, dying_server
            *(["--json"] if as_json else [])]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, check=False)
     assert r.returncode == 1, (r.stdout, r.stderr)
-    assert "LLM server" in r.stderr and "middle of the answer" in r.stderr, r.stderr
+    # Under --json the error is JSON on stdout (exit code included), else a line on stderr.
+    message = json.loads(r.stdout)["error"] if as_json else r.stderr
+    assert "LLM server" in message and "middle of the answer" in message, message
     assert "Traceback" not in r.stderr
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, check=False)
     assert r.returncode == 0, r.stderr  # the next question works

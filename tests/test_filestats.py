@@ -112,7 +112,7 @@ def test_files_with_problems_are_read_and_reported_every_time(settings, embedder
         reads.clear()
         s = rebuild(settings, embedder=embedder)
         assert "bad.jsonl" in reads and len(reads) == expected_reads
-        assert [k.path for k in s.skipped] == ["bad.jsonl:2"]
+        assert [k.path for k in s.skipped] == ["bad.jsonl, line 2"]
         assert s.added + s.unchanged == 13  # its good line is indexed either way
 
 

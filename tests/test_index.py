@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -94,19 +95,25 @@ def test_full_rebuild_reembeds_everything(settings, embedder) -> None:
     first = rebuild(settings, embedder=embedder)
     full = rebuild(settings, full=True, embedder=embedder)
     assert full.embedded == first.chunks and full.chunks == first.chunks
+    # Nothing changed: the articles are re-embedded, not "updated".
+    assert (full.updated, full.reembedded, full.unchanged) == (0, first.added, 0)
+    assert f"re-embedded {first.added}" in full.line() and "0 updated" in full.line()
     assert full.generation == first.generation + 1
     assert_index_matches_corpus(settings, embedder)
 
 
-def test_bad_files_never_stop_a_rebuild(settings, embedder, corpus_dir) -> None:
+def test_bad_files_never_stop_a_rebuild(settings, embedder, corpus_dir, caplog) -> None:
     (corpus_dir / "empty.txt").write_text("")
     (corpus_dir / "bin.txt").write_bytes(b"\x00\xff" * 100)
     (corpus_dir / "bad.jsonl").write_text('{"text": "Fine record."}\n{oops\n')
-    s = rebuild(settings, embedder=embedder)
+    with caplog.at_level(logging.WARNING):
+        s = rebuild(settings, embedder=embedder)
     assert s.added == 2
     reasons = {x.path: x.reason for x in s.skipped}
     assert reasons["empty.txt"] == "empty file" and "binary" in reasons["bin.txt"]
-    assert "malformed" in reasons["bad.jsonl:2"]
+    assert "malformed" in reasons["bad.jsonl, line 2"]
+    # Reported once, by the summary the CLI and the page print: not also as a log warning.
+    assert not [r for r in caplog.records if "empty.txt" in r.getMessage()]
 
 
 def test_nothing_indexable_is_an_error(tmp_path, embedder) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 
 import gradio as gr
 import pytest
@@ -13,8 +14,16 @@ import pytest
 from qa import rebuild
 from qa.engine import Engine
 from qa.errors import IndexMissingError, LLMError, QuestionError
-from qa.index.events import ChunksWritten, Committing, FileRead, Started
+from qa.index.events import (
+    ArticleRead,
+    ChunksWritten,
+    Committing,
+    FileRead,
+    InputSkipped,
+    Started,
+)
 from qa.models import ScriptedLLM
+from qa.records import Skipped
 from qa.ui.errors import UNEXPECTED, user_error
 from qa.ui.handlers import Handlers, RebuildProgress
 
@@ -106,12 +115,35 @@ def test_chat_refusal_lists_the_closest_passages(handlers) -> None:
     assert "Closest passages" in final[4] and 'class="qa-source"' in final[4]
 
 
-def test_a_bad_question_is_a_message_before_anything_streams(handlers) -> None:
+@pytest.mark.parametrize("question,since,until,words", [
+    ("   ", "", "", "empty"),
+    (SEED_QUESTION, "last week", "", "From date 'last week' is not a date; use YYYY-MM-DD"),
+    (SEED_QUESTION, "2024-05-01", "2024-01-01", "From date 2024-05-01 is after Until date"),
+])
+def test_a_mistake_in_the_form_is_one_message_and_the_chat_stays(handlers, question, since,
+                                                                  until, words) -> None:
+    """A toast (a warning), not a raised error: Gradio would put an "Error" badge over the
+    chat, the box and the Sources panel. The date is checked before the follow-up rewrite's
+    model call."""
     llm = ScriptedLLM([REPLY])
-    with pytest.raises(gr.Error) as info:
-        chat(handlers(llm), "   ")
-    assert "empty" in info.value.message and info.value.title == "Question"
+    chat_so_far = [{"role": "user", "content": "Who?"}, {"role": "assistant", "content": "X."}]
+    history = [["Who will Sergei Lavrov meet?", "Staffan de Mistura [1]."]]
+    turns = [{"turn": 1, "question": "Who?", "html": ""}]
+    with pytest.warns(UserWarning) as warned:
+        updates = updates_of(handlers(llm).chat(question, chat_so_far, history, turns, 5, [],
+                                                since, until))
+    assert [str(w.message) for w in warned if words in str(w.message)], \
+        [str(w.message) for w in warned]
+    assert updates == [(chat_so_far, question, history, turns, gr.update())]
     assert llm.calls == []
+
+
+def test_a_question_in_the_form_after_a_follow_up_asks_the_model_once(handlers) -> None:
+    llm = ScriptedLLM([REPLY])
+    history = [["Who will Sergei Lavrov meet?", "Staffan de Mistura [1]."]]
+    turns = [{"turn": 1, "question": history[0][0], "html": ""}]
+    final = chat(handlers(llm), SEED_QUESTION, history=history, turns=turns)[-1]
+    assert len(llm.calls) == 1 and final[2][-1][0] == SEED_QUESTION
 
 
 def test_an_llm_failure_mid_stream_is_shown_and_the_question_kept(handlers) -> None:
@@ -154,17 +186,75 @@ def test_rebuild_reports_progress_and_returns_the_summary(handlers, settings) ->
     calls = []
     out = h.rebuild("", progress=lambda *a, **kw: calls.append((a, kw)))
     assert out[0].startswith("**Rebuilt:** 1 added, 0 updated, 0 removed, 1 unchanged")
-    assert "Index: 2 articles" in out[1]  # the status line, refreshed
+    assert re.match(r"2 articles · updated \d{1,2} \w{3} \d{4}, \d\d:\d\d · answers by ",
+                    out[1]), out[1]  # the status line, refreshed, in plain words
     assert "Harbor City Approves Footbridge" in [row[0] for row in out[2]]
-    assert calls[0] == (((0, 2),), {"desc": "Reading and embedding", "unit": "files"})
-    assert (((2, 2),), {"desc": "Reading and embedding", "unit": "files"}) in calls
-    assert calls[-1] == ((0.98,), {"desc": "Switching to the new index"})
+    # The examples are made from the articles now indexed.
+    assert "What do the articles say about “Harbor City Approves Footbridge”?" in \
+        [u.get("value") for u in out[5:]]
+    assert [u["visible"] for u in out[5:]] == [True, True, False]  # two articles, two examples
+    # An incremental rebuild (one file unchanged) still advances to the end, by files read
+    # and chunks embedded, before it commits.
+    fractions = [a[0] for a, _ in calls]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0
+    assert calls[-2][0] == (0.98,)
+    assert re.fullmatch(r"2/2 files, 2 articles read, (\d+)/\1 chunks embedded",
+                        calls[-2][1]["desc"]), calls[-2]
+    assert calls[-1] == ((0.99,), {"desc": "Switching to the new index"})
 
 
-def test_rebuild_progress_counts_files_and_ignores_other_events() -> None:
+def test_rebuild_progress_advances_by_files_and_chunks() -> None:
     calls = []
-    bar = RebuildProgress(lambda *a, **kw: calls.append(a[0]))
-    for event in [Started(existing=0, files=2), FileRead("a.txt"), ChunksWritten(3),
-                  FileRead("b.txt"), FileRead("c.txt"), Committing(1)]:
+    bar = RebuildProgress(lambda *a, **kw: calls.append((round(a[0], 3), kw["desc"])))
+    for event in [Started(existing=0, files=2), FileRead("a.txt"),
+                  ArticleRead(changed=True, chunks=4), FileRead("b.txt"),
+                  ArticleRead(changed=False), FileRead("c.txt"), ChunksWritten(2),
+                  ChunksWritten(2), InputSkipped(Skipped("c.txt", "", "empty file")),
+                  Committing(1)]:
         bar(event)
-    assert calls == [(0, 2), (1, 2), (2, 2), (2, 2), 0.98]
+    assert [f for f, _ in calls] == [0.0, 0.49, 0.49, 0.49, 0.49, 0.49, 0.637, 0.98, 0.99]
+    assert calls[-2][1] == "2/2 files, 2 articles read, 4/4 chunks embedded"
+    assert calls[1][1] == "1/2 files, 0 articles read"  # no chunks to embed yet
+
+
+def test_user_mistakes_are_one_log_line_without_a_traceback(caplog) -> None:
+    """Gradio prints the traceback of a raised gr.Error unless print_exception is off; a
+    user's mistake is one INFO line instead."""
+    with caplog.at_level(logging.INFO, logger="qa.ui.errors"):
+        error = user_error(QuestionError("The question is empty — type a question."))
+    assert error.print_exception is False
+    assert [(r.levelname, r.getMessage(), r.exc_info) for r in caplog.records] == [
+        ("INFO", "shown to the user: The question is empty — type a question.", None)]
+    assert user_error(KeyError("x")).print_exception is True  # a fault keeps its traceback
+
+
+def test_an_answer_notes_the_filters_it_was_searched_with(handlers) -> None:
+    from qa.ui.render import filter_chips
+
+    h = handlers(ScriptedLLM([REPLY, REPLY]))
+    final = updates_of(h.chat(SEED_QUESTION, [], [], [], 5, [], "", "2030-01-01"))[-1]
+    assert bot(final).endswith("*Searched only articles dated on or before 2030\\-01\\-01.*")
+    plain = updates_of(h.chat(SEED_QUESTION, [], [], [], 5, [], "", ""))[-1]
+    assert "Searched only" not in bot(plain)
+    assert filter_chips([], "", "") == ""
+    chips = filter_chips(["Valley <Wire>"], "2024-01-01", "")
+    assert chips.count('class="qa-chip-filter"') == 2 and "Valley &lt;Wire&gt;" in chips
+    assert "dated on or after 2024-01-01" in chips
+
+
+def test_an_upload_is_listed_as_pending_until_a_rebuild(handlers, settings, tmp_path) -> None:
+    from types import SimpleNamespace
+
+    from qa.ui.handlers import PENDING
+
+    h = handlers(ScriptedLLM([]))
+    src = tmp_path / "upload-tmp"
+    src.write_text("Harbor City Approves Footbridge\n\nThe council voted on Tuesday.\n")
+    note, _, _, table = h.upload([SimpleNamespace(name=str(src), orig_name="bridge.txt")], "")
+    assert "bridge.txt added" in note
+    assert table[0] == [PENDING, "", "", "", "bridge.txt"]
+    assert sum(row[0] == PENDING for row in table) == 1  # the indexed seed is not pending
+    (settings.corpus_dir / "skipped.txt").write_text("")  # a file the rebuild will skip
+    out = h.rebuild("", progress=lambda *a, **kw: None)
+    assert not [row for row in out[2] if row[0] == PENDING]
+    assert "Harbor City Approves Footbridge" in [row[0] for row in out[2]]

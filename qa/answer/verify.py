@@ -48,7 +48,7 @@ def parse_claims(reply: str) -> list[Claim]:
     for s, e in sentence_spans(text):
         raw = text[s:e]
         cited = [int(n) for m in _MARKER.finditer(raw) for n in re.split(r"\s*,\s*", m.group(1))]
-        sentence = strip_markers(raw).strip().lstrip("[").rstrip("]").strip()
+        sentence = drop_unmatched_brackets(strip_markers(raw)).strip()
         if not sentence or re.fullmatch(r"[\W_]+", sentence):
             # A marker standing alone after the full stop belongs to the previous sentence.
             if claims and cited:
@@ -56,6 +56,24 @@ def parse_claims(reply: str) -> list[Claim]:
             continue
         claims.append(Claim(sentence, cited))
     return claims
+
+
+def drop_unmatched_brackets(text: str) -> str:
+    """The text without the "[" or "]" that has no partner, left when a marker was taken out
+    ("Doreen Achebe] filed"), and without the pair that opens it ("[Doreen Achebe] filed"):
+    small models bracket a sentence's subject as if it were a source."""
+    unmatched: set[int] = set()
+    opened: list[int] = []
+    for i, ch in enumerate(text):
+        if ch == "[":
+            opened.append(i)
+        elif ch == "]":
+            if not opened:
+                unmatched.add(i)
+            elif opened.pop() == 0:
+                unmatched.update((0, i))
+    unmatched.update(opened)
+    return "".join(ch for i, ch in enumerate(text) if i not in unmatched)
 
 
 # --- support scores ----------------------------------------------------------------------------

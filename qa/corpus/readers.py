@@ -161,7 +161,7 @@ def _from_json(text: str, rel: str) -> Iterator[Item]:
     if not records:
         yield Skipped(rel, "", "no records: the JSON list is empty")
     for i, obj in enumerate(records):
-        yield _from_record(obj, rel, f"record {i + 1}", i)
+        yield _from_record(obj, rel, f", record {i + 1}", i)
 
 
 def _from_jsonl(text: str, rel: str) -> Iterator[Item]:
@@ -172,17 +172,17 @@ def _from_jsonl(text: str, rel: str) -> Iterator[Item]:
             obj = json.loads(line)
         except (json.JSONDecodeError, RecursionError) as exc:
             detail = exc.msg if hasattr(exc, "msg") else exc
-            yield Skipped(rel, f":{lineno}", f"malformed JSON line: {detail}")
+            yield Skipped(rel, f", line {lineno}", f"malformed JSON line: {detail}")
             continue
-        yield _from_record(obj, rel, f"line {lineno}", lineno)
+        yield _from_record(obj, rel, f", line {lineno}", lineno)
 
 
 def _from_record(obj: Any, rel: str, where: str, index: int) -> Item:
     if not isinstance(obj, dict):
-        return Skipped(rel, f" ({where})", "record is not a JSON object")
+        return Skipped(rel, where, "record is not a JSON object")
     body = obj.get("text")
     if not isinstance(body, str) or not body.strip():
-        return Skipped(rel, f" ({where})", "record has no \"text\" string")
+        return Skipped(rel, where, "record has no \"text\" string")
     body = body.replace("\r\n", "\n").replace("\x00", "").strip()
     rid = _str(obj.get("id")) or str(index)
     meta = {k: obj.get(k) for k in META_FIELDS}

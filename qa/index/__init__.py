@@ -14,12 +14,15 @@ __all__ = ["Progress", "RebuildEvent", "rebuild", "server_lease", "stats", "writ
 
 
 def stats(settings: Settings) -> dict[str, Any]:
+    from qa.models import llm_name
+
     store = Store(settings)
     state = store.require_state()
     return {
         "articles": state.articles,
         "chunks": state.chunks,
         "embedding_model": state.embed_model,
+        "llm_model": llm_name(settings),
         "chunk_size": state.chunk_size,
         "chunk_overlap": state.chunk_overlap,
         "index": store.location,

@@ -37,6 +37,10 @@ def rebuild(
 ) -> RebuildSummary:
     """Bring the index up to date with the corpus folder, atomically. Returns the summary."""
     corpus = Path(settings.corpus_dir)
+    if corpus.exists() and not corpus.is_dir():
+        raise CorpusError(
+            f"{corpus} is a file, not a folder: the corpus is a folder of articles. Point "
+            "--corpus / QA_CORPUS_DIR at the folder that holds it.")
     if not corpus.is_dir():
         raise CorpusError(
             f"Corpus folder {corpus} does not exist — create it and put articles in it, "
@@ -208,10 +212,15 @@ class _Rebuild:
             summary.unchanged += 1
             self.emit(events.ArticleRead(changed=False))
             return
-        if self.existing.get(article.id) is None:
+        before = self.existing.get(article.id)
+        if before is None:
             summary.added += 1
         else:
-            summary.updated += 1
+            # --full re-embeds unchanged articles too: they are not "updated".
+            if before == article.content_hash:
+                summary.reembedded += 1
+            else:
+                summary.updated += 1
             self.replaced.append(article.id)
         self.batch.articles.append((article, chunks))
         self.batch.n_chunks += len(chunks)
@@ -222,14 +231,15 @@ class _Rebuild:
             self.flush()
 
     def take_note(self, item: Skipped | Warned) -> None:
-        """A file skipped, or read with a warning: its stat is not trusted next time."""
+        """A file skipped, or read with a warning: its stat is not trusted next time. It is
+        reported once, by the summary; the log has it at INFO only (for --verbose)."""
         self.files.taint(item.file)
         if isinstance(item, Warned):
             self.summary.warnings.append(item)
-            log.warning("%s: %s", item.path, item.reason)
+            log.info("%s: %s", item.path, item.reason)
             return
         self.summary.skipped.append(item)
-        log.warning("skipped %s: %s", item.path, item.reason)
+        log.info("skipped %s: %s", item.path, item.reason)
         self.emit(events.InputSkipped(item))
 
     def flush(self) -> None:

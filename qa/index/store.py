@@ -14,6 +14,7 @@ Readers never see a half-built index, on disk or on a Chroma server, without ren
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -39,6 +40,7 @@ class State:
     chunks: int
     updated_at: str
     seconds: float
+    updated_epoch: float = 0.0  # updated_at to the sub-second (0 in indexes older than it)
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any]) -> State:
@@ -52,6 +54,7 @@ class State:
             chunks=int(meta.get("chunks", 0)),
             updated_at=str(meta.get("updated_at", "")),
             seconds=float(meta.get("seconds", 0.0)),
+            updated_epoch=float(meta.get("updated_epoch", 0.0)),
         )
 
 
@@ -120,8 +123,17 @@ class Store:
         chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
         if self.settings.chroma_url:
             return self._connect_server(chroma_settings)
+        path = self.settings.index_dir / "chroma"
+        database = path / "chroma.sqlite3"
+        if database.exists() and not (os.access(database, os.W_OK)
+                                      and os.access(path, os.W_OK)):
+            # Chroma opens its SQLite database for writing even to read it.
+            raise IndexError_(
+                f"The index at {path} is read-only, and Chroma needs write access to read it "
+                f"(to {database} and its folder). Make them writable (chmod -R u+w "
+                f"{self.settings.index_dir}) or copy the index folder somewhere writable and "
+                "pass that as --index.")
         try:
-            path = self.settings.index_dir / "chroma"
             path.mkdir(parents=True, exist_ok=True)
             return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
         except Exception as exc:
@@ -162,6 +174,10 @@ class Store:
         if kind in self._cols:
             return self._cols[kind]
         name = f"{self.name}_{kind}"
+        if not create and not self.settings.chroma_url \
+                and not (self.settings.index_dir / "chroma" / "chroma.sqlite3").exists():
+            # Reading never creates the folder: `qa ask --index typo/` leaves nothing behind.
+            raise IndexMissingError(f"No index at {self.location} — run `qa rebuild` to build it.")
         try:
             if create:
                 meta = {"hnsw:space": "cosine"} if kind == "chunks" else None
@@ -218,7 +234,9 @@ class Store:
         got = col.get(ids=[STATE_ID], include=["metadatas"])
         meta = dict(got["metadatas"][0]) if got["ids"] else {}
         meta.update(fields)
-        meta["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        now = time.time()
+        meta["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(now))
+        meta["updated_epoch"] = now
         col.upsert(ids=[STATE_ID], embeddings=[NO_VECTOR], metadatas=[meta], documents=[""])
 
     # --- bulk record access --------------------------------------------------------------------

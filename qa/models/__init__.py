@@ -29,10 +29,20 @@ __all__ = [
     "backend_hint",
     "choose",
     "complete",
+    "llm_name",
     "make_llm",
     "model_path",
     "until_runaway",
 ]
+
+
+def llm_name(settings: Settings) -> str:
+    """The language model the settings choose, as a status line or `qa stats` names it."""
+    if settings.llm_backend == "openai":
+        return f"{settings.openai_model or 'default model'} at {settings.openai_base_url}"
+    if settings.llm_model_path:
+        return settings.llm_model_path.name
+    return f"{settings.llm_model} (llama.cpp)"
 
 
 def make_llm(settings: Settings) -> LLM:

@@ -9,21 +9,21 @@ import gradio as gr
 
 from qa.config import Settings
 from qa.engine import Engine
-from qa.ui.handlers import Handlers
-from qa.ui.render import panel_html
+from qa.ui.assets import CONFIRM_DELETE
+from qa.ui.handlers import EXAMPLES, Handlers
+from qa.ui.render import filter_chips, panel_html
 from qa.ui.uploads import ALLOWED
 
-EXAMPLES = [
-    "Who did Russia invite to Moscow?",
-    "Who will Sergei Lavrov meet?",
-    "What is the capital of France?",
-]
+HEADER = ("## qa — questions over your news articles\n"
+          "Ask in plain words: each answer quotes the articles it comes from, or says that "
+          "they don't say.")
 
 
 def build_ui(settings: Settings, engine: Engine | None = None) -> gr.Blocks:
     """The whole UI over one Engine (built from `settings` unless given)."""
     handlers = Handlers(engine or Engine(settings), settings)
     with gr.Blocks(title="qa — questions over your articles", analytics_enabled=False) as demo:
+        gr.Markdown(HEADER, elem_id="qa-header")
         status = gr.Markdown(elem_id="qa-status")
         with gr.Tabs():
             with gr.Tab("Ask", id="ask"):
@@ -31,7 +31,7 @@ def build_ui(settings: Settings, engine: Engine | None = None) -> gr.Blocks:
             with gr.Tab("Articles", id="articles"):
                 articles = _articles_tab()
         _wire_chat(handlers, ask)
-        _wire_articles(handlers, demo, articles, status, ask.sources)
+        _wire_articles(handlers, demo, articles, status, ask)
         gr.api(_ask_api(handlers, settings), api_name="ask", concurrency_limit=1,
                concurrency_id="llm")
     demo.queue(default_concurrency_limit=4)
@@ -41,8 +41,9 @@ def build_ui(settings: Settings, engine: Engine | None = None) -> gr.Blocks:
 def _ask_tab(settings: Settings) -> SimpleNamespace:
     """The chat, the question box, filters, and the sources panel beside them."""
     c = SimpleNamespace(history=gr.State([]), turns=gr.State([]))
-    with gr.Row():
-        with gr.Column(scale=3):
+    with gr.Row(elem_id="qa-ask-row"):
+        with gr.Column(scale=3, elem_id="qa-left"):
+            c.chips = gr.HTML("", elem_id="qa-filter-chips")
             c.chatbot = gr.Chatbot(
                 elem_id="qa-chat", height=480, allow_tags=False, sanitize_html=True,
                 feedback_options=None, buttons=["copy"], show_label=False,
@@ -56,8 +57,12 @@ def _ask_tab(settings: Settings) -> SimpleNamespace:
             with gr.Row():
                 c.ask_btn = gr.Button("Ask", variant="primary", elem_id="qa-ask")
                 c.new_btn = gr.Button("New chat", elem_id="qa-new")
-            gr.Examples(EXAMPLES, inputs=c.question, label="Examples")
-            with gr.Accordion("Filters and settings", open=False):
+            # Made from the newest indexed articles on load and after each rebuild; buttons
+            # show a long question whole, where a Dataset cuts it.
+            with gr.Row(elem_id="qa-examples"):
+                c.examples = [gr.Button(visible=False, size="sm", variant="secondary")
+                              for _ in range(EXAMPLES)]
+            with gr.Accordion("Filters and settings", open=False, elem_id="qa-filters"):
                 c.sources = gr.Dropdown(label="Sources", multiselect=True, choices=[],
                                         elem_id="qa-sources-filter")
                 with gr.Row():
@@ -65,7 +70,7 @@ def _ask_tab(settings: Settings) -> SimpleNamespace:
                     c.until = gr.Textbox(label="Until date", placeholder="YYYY-MM-DD")
                 c.top_k = gr.Slider(1, 20, value=settings.top_k, step=1,
                                     label="Passages per question (top-k)")
-        with gr.Column(scale=2):
+        with gr.Column(scale=2, elem_id="qa-right"):
             gr.Markdown("### Sources")
             c.panel = gr.HTML(panel_html([]), elem_id="qa-panel", js_on_load=None)
     return c
@@ -75,9 +80,11 @@ def _articles_tab() -> SimpleNamespace:
     """The article table, upload, delete and rebuild."""
     c = SimpleNamespace()
     c.search = gr.Textbox(label="Search titles", elem_id="qa-search")
+    gr.Markdown("↔ Swipe the table sideways to see every column.", elem_id="qa-table-hint")
     c.table = gr.Dataframe(
         headers=["Title", "Date", "Source", "Chunks", "File"], interactive=False,
         elem_id="qa-articles", wrap=True,
+        column_widths=["37%", "12%", "15%", "10%", "26%"],
     )
     with gr.Row():
         with gr.Column():
@@ -86,8 +93,10 @@ def _articles_tab() -> SimpleNamespace:
                               elem_id="qa-upload")
             c.upload_md = gr.Markdown(elem_id="qa-upload-result")
         with gr.Column():
-            c.to_delete = gr.Dropdown(label="Corpus file", choices=[], elem_id="qa-delete-file")
-            c.delete_btn = gr.Button("Delete file", variant="stop", elem_id="qa-delete")
+            c.to_delete = gr.Dropdown(label="File to delete", choices=[],
+                                      elem_id="qa-delete-file")
+            c.delete_confirmed = gr.Checkbox(value=False, visible=False)
+            c.delete_btn = gr.Button("Delete file…", variant="stop", elem_id="qa-delete")
             c.delete_md = gr.Markdown(elem_id="qa-delete-result")
     with gr.Row():
         c.urls = gr.Textbox(label="Add from URL (one or more article addresses)", scale=4,
@@ -108,6 +117,11 @@ def _wire_chat(h: Handlers, c: SimpleNamespace) -> None:
         outputs=[c.chatbot, c.question, c.history, c.turns, c.panel],
         concurrency_limit=1, concurrency_id="llm", api_visibility="private",
     )
+    for button in c.examples:
+        button.click(lambda text: text, button, c.question, api_visibility="private")
+    for field in (c.sources, c.since, c.until):
+        field.change(filter_chips, [c.sources, c.since, c.until], c.chips,
+                     api_visibility="private")
     c.question.submit(**chat_io)
     c.ask_btn.click(**chat_io)
     cleared = [c.chatbot, c.question, c.history, c.turns, c.panel]
@@ -116,23 +130,34 @@ def _wire_chat(h: Handlers, c: SimpleNamespace) -> None:
 
 
 def _wire_articles(h: Handlers, demo: gr.Blocks, c: SimpleNamespace, status: gr.Markdown,
-                   sources: gr.Dropdown) -> None:
+                   ask: SimpleNamespace) -> None:
     c.search.change(h.article_rows, c.search, c.table, api_visibility="private")
-    refreshed = [status, c.table, sources, c.to_delete]
+    refreshed = [status, c.table, ask.sources, c.to_delete, *ask.examples]
     demo.load(h.refresh, c.search, refreshed, api_visibility="private")
-    c.files.upload(h.upload, [c.files, c.search], [c.upload_md, c.files, c.to_delete],
+    # While the bundled model is assembled on first start, the status line says so; it is
+    # read again every few seconds until the model is ready, then the timer stops.
+    timer = gr.Timer(3.0)
+    timer.tick(h.status_tick, None, [status, timer], api_visibility="private",
+               show_progress="hidden")
+    c.files.upload(h.upload, [c.files, c.search], [c.upload_md, c.files, c.to_delete, c.table],
                    api_visibility="private")
-    c.delete_btn.click(h.delete, c.to_delete, [c.delete_md, c.to_delete],
-                       api_visibility="private")
+    # Deleting cannot be undone from the page: the browser asks first.
+    c.delete_btn.click(h.delete, [c.to_delete, c.delete_confirmed], [c.delete_md, c.to_delete],
+                       js=CONFIRM_DELETE, api_visibility="private")
+    # The progress bar is drawn once, in the result line under the button that started it.
     c.rebuild_btn.click(h.rebuild, c.search, [c.rebuild_md, *refreshed], concurrency_limit=1,
-                        concurrency_id="rebuild", api_visibility="private")
+                        concurrency_id="rebuild", api_visibility="private",
+                        show_progress_on=[c.rebuild_md]).success(
+        lambda: ("", ""), None, [c.upload_md, c.delete_md], api_visibility="private")
     from qa.ui.news import add_from_url_handler, pull_feeds_handler
 
     c.add_url_btn.click(add_from_url_handler(h), [c.urls, c.search],
                         [c.add_url_md, c.urls, *refreshed], concurrency_limit=1,
-                        concurrency_id="rebuild", api_visibility="private")
+                        concurrency_id="rebuild", api_visibility="private",
+                        show_progress_on=[c.add_url_md])
     c.pull_btn.click(pull_feeds_handler(h), c.search, [c.add_url_md, *refreshed],
-                     concurrency_limit=1, concurrency_id="rebuild", api_visibility="private")
+                     concurrency_limit=1, concurrency_id="rebuild", api_visibility="private",
+                     show_progress_on=[c.add_url_md])
 
 
 def _ask_api(h: Handlers, settings: Settings) -> Any:

@@ -40,15 +40,28 @@ def user_error(exc: BaseException) -> gr.Error:
     """What the user sees for `exc`; an unexpected exception is logged with its traceback."""
     if isinstance(exc, gr.Error):
         return exc
-    if isinstance(exc, IndexMissingError):
-        # In the UI the fix is a button. (Engine.article raises this type too, for an article
-        # a rebuild removed; the chat handler catches that itself and shows the passage alone.)
-        return gr.Error(NO_INDEX.replace("**", ""), title=TITLES[IndexMissingError])
     if isinstance(exc, QAError):
+        # A user's mistake or a known failure: one line in the server log, no traceback.
+        log.info("shown to the user: %s", exc)
+        if isinstance(exc, IndexMissingError):
+            # In the UI the fix is a button. (Engine.article raises this type too, for an
+            # article a rebuild removed; the chat handler catches that itself.)
+            return notice(NO_INDEX.replace("**", ""), TITLES[IndexMissingError])
         title = next((t for cls, t in TITLES.items() if isinstance(exc, cls)), "Error")
-        return gr.Error(str(exc), title=title)
+        return notice(str(exc), title)
     log.error("unexpected error in the UI", exc_info=exc)
     return gr.Error(UNEXPECTED, title="Error")
+
+
+def notice(message: str, title: str = "Error") -> gr.Error:
+    """A message for the user that is not a fault of the server: Gradio prints no traceback."""
+    return gr.Error(message, title=title, print_exception=False)
+
+
+def warn(error: gr.Error) -> None:
+    """Show `error` as a toast only: the page's outputs keep their content (a raised error
+    would put an "Error" badge over each of them)."""
+    gr.Warning(error.message, title=error.title)
 
 
 @contextmanager

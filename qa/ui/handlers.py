@@ -20,46 +20,78 @@ from qa.index import events
 from qa.index.events import RebuildEvent
 from qa.records import Answer, Article
 from qa.retrieve import Filters
-from qa.ui.errors import shown_to_user, user_error
+from qa.ui.errors import notice, shown_to_user, user_error, warn
 from qa.ui.render import (
     answer_markdown,
     article_table,
+    example_questions,
+    filters_note,
     md_escape,
     panel_html,
     sources_html,
     status_markdown,
     summary_markdown,
 )
-from qa.ui.uploads import corpus_files, delete_file, save_upload
+from qa.ui.uploads import corpus_files, delete_file, pending_files, save_upload
 
 MAX_TABLE_ROWS = 500
+EXAMPLES = 3  # example questions offered under the question box
+PENDING = "(pending rebuild)"  # the title of a corpus file no rebuild has read yet
+DATE_LABELS = ("From date", "Until date")  # the date fields as the page labels them
 Chat = list[dict[str, Any]]
 
 
 def make_filters(sources: list[str] | None, since: str, until: str) -> Filters | None:
     """The retrieval filters of the form's fields (blank fields filter nothing)."""
     return Filters.make(sources=sources or None, since=(since or "").strip() or None,
-                        until=(until or "").strip() or None)
+                        until=(until or "").strip() or None, labels=DATE_LABELS)
 
 
 class RebuildProgress:
-    """A Gradio progress bar driven by a rebuild's progress events."""
+    """A Gradio progress bar driven by a rebuild's progress events: it advances by files read
+    and by chunks embedded (the long part of a rebuild with changes), and says how many
+    articles were read and chunks embedded so far."""
 
     def __init__(self, bar: Any) -> None:
         self.bar = bar
         self.files = 0
         self.done = 0
+        self.articles = 0
+        self.queued = 0  # chunks of changed articles, to embed
+        self.embedded = 0
+        self.shown = 0.0
+        self._lock = threading.Lock()  # ChunksWritten comes from the writer thread
 
     def __call__(self, event: RebuildEvent) -> None:
-        if isinstance(event, events.Started):
-            self.files = max(1, event.files)
-            self.bar((0, self.files), desc="Reading and embedding", unit="files")
-        elif isinstance(event, events.FileRead):
-            self.done += 1
-            self.bar((min(self.done, self.files), self.files), desc="Reading and embedding",
-                     unit="files")
-        elif isinstance(event, events.Committing):
-            self.bar(0.98, desc="Switching to the new index")
+        with self._lock:
+            if isinstance(event, events.Started):
+                self.files = max(1, event.files)
+            elif isinstance(event, events.FileRead):
+                self.done = min(self.done + 1, self.files)
+            elif isinstance(event, events.ArticleRead):
+                self.articles += 1
+                self.queued += event.chunks
+            elif isinstance(event, events.ChunksWritten):
+                self.embedded = min(self.embedded + event.chunks, max(self.queued, 1))
+            elif isinstance(event, events.Committing):
+                self.bar(0.99, desc="Switching to the new index")
+                return
+            else:
+                return
+            self.bar(self.fraction(), desc=self.words())
+
+    def fraction(self) -> float:
+        """Files read weigh 0.3, chunks embedded 0.7 (what is read is taken as embedded until
+        chunks are queued); never lower than shown before, as chunks queued later would make
+        it."""
+        read = self.done / self.files if self.files else 0.0
+        embedded = min(1.0, self.embedded / self.queued) if self.queued else read
+        self.shown = max(self.shown, 0.98 * (0.3 * read + 0.7 * embedded))
+        return self.shown
+
+    def words(self) -> str:
+        text = f"{self.done}/{self.files} files, {self.articles} articles read"
+        return text + (f", {self.embedded}/{self.queued} chunks embedded" if self.queued else "")
 
 
 class Handlers:
@@ -74,17 +106,48 @@ class Handlers:
     # --- the status line and the lists -------------------------------------------------------
 
     def status(self) -> str:
+        """The status line; while the bundled model is still being assembled (first start),
+        says so and about how long it takes."""
+        preparing = "".join(f" · preparing the language model {p.name} (one time, ~{p.seconds} s)"
+                            for p in self.preparing())
         try:
-            return status_markdown(self.engine.describe())
+            return status_markdown(self.engine.describe()) + preparing
         except QAError as exc:
-            return f"Index unavailable: {md_escape(str(exc))}"
+            return f"Index unavailable: {md_escape(str(exc))}{preparing}"
 
-    def article_rows(self, query: str = "") -> list[list[Any]]:
+    def preparing(self) -> list[Any]:
+        """The bundled models still to assemble before the first answer (none once loaded)."""
+        from qa.models.bundled import to_prepare
+
+        return [] if self.engine.llm_loaded else to_prepare(self.settings)
+
+    def status_tick(self) -> tuple[Any, Any]:
+        """The status line again, and the timer kept running only while a model is prepared."""
+        return self.status(), gr.Timer(active=bool(self.preparing()))
+
+    def examples(self) -> list[Any]:
+        """The EXAMPLES example buttons: questions made from the newest indexed articles, the
+        buttons without one hidden (all of them without an index)."""
         try:
             rows = self.engine.articles()
         except QAError:
-            return []  # the status line says why
-        return article_table(rows, query, MAX_TABLE_ROWS)
+            rows = []
+        questions = example_questions(rows, EXAMPLES)
+        return [gr.update(value=questions[i], visible=True) if i < len(questions)
+                else gr.update(visible=False) for i in range(EXAMPLES)]
+
+    def article_rows(self, query: str = "") -> list[list[Any]]:
+        """The indexed articles, after the corpus files changed since the last rebuild (each
+        listed as "pending rebuild" until one indexes it)."""
+        try:
+            rows = self.engine.articles()
+            described = self.engine.describe()
+        except QAError:
+            rows, described = [], {}
+        pending = pending_files(self.corpus_dir, described.get("updated_epoch"),
+                                described.get("updated"), {r["source_path"] for r in rows})
+        return [[PENDING, "", "", "", rel] for rel in pending] + \
+            article_table(rows, query, MAX_TABLE_ROWS)
 
     def source_choices(self) -> list[str]:
         try:
@@ -96,9 +159,11 @@ class Handlers:
         return gr.update(choices=corpus_files(self.corpus_dir), value=None)
 
     def refresh(self, query: str) -> tuple[Any, ...]:
-        """Status line, article table, sources filter and deletable files, all current."""
+        """Status line, article table, sources filter, deletable files and the example
+        questions, all current."""
         return (self.status(), self.article_rows(query),
-                gr.update(choices=self.source_choices()), self.corpus_choices())
+                gr.update(choices=self.source_choices()), self.corpus_choices(),
+                *self.examples())
 
     # --- chat --------------------------------------------------------------------------------
 
@@ -108,9 +173,16 @@ class Handlers:
         """Yield (messages, question box, history, turns, sources panel): the question, the
         model's text as it streams, then the verified answer with its sources. On a failure the
         chat says what failed and the question goes back into the box."""
-        with shown_to_user():
-            standalone = self.engine.condense(question, [tuple(h) for h in history])
+        try:
+            # The form is checked first: a bad date must not wait for a model call.
             filters = make_filters(sources, since, until)
+            standalone = self.engine.condense(question, [tuple(h) for h in history])
+        except QAError as exc:  # a mistake in the form: one message, the chat unchanged
+            warn(user_error(exc))
+            yield messages, question, history, turns, gr.update()
+            return
+        except Exception as exc:  # noqa: BLE001 - whatever failed, the user gets a message
+            raise user_error(exc) from exc
         turn = len(turns) + 1
         messages = [*messages, {"role": "user", "content": md_escape(question.strip())},
                     {"role": "assistant", "content": "…"}]
@@ -131,7 +203,8 @@ class Handlers:
             messages[-1] = {"role": "assistant", "content": f"⚠ {md_escape(error.message)}"}
             yield messages, question, history, turns, gr.update()
             raise error from exc
-        messages[-1] = {"role": "assistant", "content": answer_markdown(answer, turn)}
+        messages[-1] = {"role": "assistant", "content": answer_markdown(answer, turn)
+                        + filters_note(sources, since, until)}
         turns = [*turns, {"turn": turn, "question": question.strip(),
                           "html": sources_html(answer, turn, articles, question)}]
         history = [*history, [standalone, answer.text]]
@@ -177,11 +250,14 @@ class Handlers:
             notes.append(f"✓ {md_escape(saved.name)} {verb}")
         if notes:
             notes.append("Press **Rebuild index** to make the changes searchable.")
-        return "\n\n".join(notes), None, self.corpus_choices()
+        return "\n\n".join(notes), None, self.corpus_choices(), self.article_rows(query)
 
-    def delete(self, rel: str | None) -> tuple[Any, ...]:
+    def delete(self, rel: str | None, confirmed: bool = True) -> tuple[Any, ...]:
+        """Delete a corpus file once the user confirmed it (the page asks in the browser)."""
         if not rel:
-            raise gr.Error("Choose a file to delete first.")
+            raise notice("Choose a file to delete first.")
+        if not confirmed:
+            return gr.update(), gr.update()
         with shown_to_user():
             delete_file(self.corpus_dir, rel)
         msg = (f"✓ {md_escape(rel)} deleted from the corpus folder. Press **Rebuild index** to "
@@ -192,7 +268,7 @@ class Handlers:
                 progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
         """One rebuild at a time; returns its summary and everything `refresh` returns."""
         if not self._rebuild_lock.acquire(blocking=False):
-            raise gr.Error("A rebuild is already running; wait for it to finish.")
+            raise notice("A rebuild is already running; wait for it to finish.", "Busy")
         try:
             with shown_to_user():
                 summary = self.engine.rebuild(progress=RebuildProgress(progress))

@@ -11,6 +11,7 @@ import gradio as gr
 
 from qa.config import Settings
 from qa.errors import QAError
+from qa.ui.errors import notice, user_error
 from qa.ui.render import md_escape
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ def add_from_url_handler(h: Any) -> Callable[..., tuple[Any, ...]]:
                      progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
         urls = [u.strip() for u in (text or "").split() if u.strip()]
         if not urls:
-            raise gr.Error("Paste the address of an article page (http:// or https://).")
+            raise notice("Paste the address of an article page (http:// or https://).")
         done = [0]
 
         def step(url: str) -> None:
@@ -62,7 +63,7 @@ def pull_feeds_handler(h: Any) -> Callable[..., tuple[Any, ...]]:
         try:
             report = pull(h.settings, progress=step)
         except QAError as exc:
-            raise gr.Error(str(exc)) from exc
+            raise user_error(exc) from exc
         notes = [md_escape(report.line())]
         notes += [f"✗ {md_escape(message)}" for _, message in report.failed]
         if report.added or report.updated:

@@ -26,7 +26,8 @@ def answer_markdown(answer: Answer, turn: int) -> str:
     """The answer for the chat, each [n] a chip linking to source n of this turn."""
     if answer.refused:
         text = md_escape(answer.text)
-        return text + "\n\n*The closest passages are listed beside the chat.*" \
+        # "under Sources": beside the chat on a wide screen, below it on a phone.
+        return text + "\n\n*The closest passages are listed under Sources.*" \
             if answer.passages else text
     numbers = {c.number for c in answer.citations}
 
@@ -35,6 +36,36 @@ def answer_markdown(answer: Answer, turn: int) -> str:
         return f"[\\[{n}\\]](#qa-cite-{turn}-{n})" if n in numbers else m.group(0)
 
     return re.sub(r"\\\[(\d+)\\\]", chip, md_escape(answer.text))
+
+
+def filter_words(sources: list[str] | None, since: str, until: str) -> list[str]:
+    """The active filters in words, one per filter ("from Reuters", "from 2015-01-01")."""
+    words = []
+    if sources:
+        words.append("from " + ", ".join(sources))
+    since, until = (since or "").strip(), (until or "").strip()
+    if since and until:
+        words.append(f"dated {since} to {until}")
+    elif since:
+        words.append(f"dated on or after {since}")
+    elif until:
+        words.append(f"dated on or before {until}")
+    return words
+
+
+def filter_chips(sources: list[str] | None, since: str, until: str) -> str:
+    """The active filters as chips above the chat, seen while the filter panel is closed."""
+    words = filter_words(sources, since, until)
+    if not words:
+        return ""
+    chips = "".join(f'<span class="qa-chip-filter">{html.escape(w)}</span>' for w in words)
+    return f'<div class="qa-filters-on">Searching only articles {chips}</div>'
+
+
+def filters_note(sources: list[str] | None, since: str, until: str) -> str:
+    """The line an answer ends with when filters narrowed the search."""
+    words = filter_words(sources, since, until)
+    return f"\n\n*Searched only articles {md_escape(' and '.join(words))}.*" if words else ""
 
 
 def _highlight(text: str, start: int, end: int) -> str:
@@ -60,9 +91,14 @@ def _meta_line(date: str, source: str, url: str, path: str) -> str:
 def _source_item(turn: int, n: int, title: str, meta: str, passage_html: str,
                  article: Article | None, start: int, end: int) -> str:
     art_id = f"qa-art-{turn}-{n}"
+    # The head stays in view while the article scrolls: what it is, and a way back.
     body = (f'<div class="qa-article" id="{art_id}" hidden><div class="qa-article-head">'
-            "Full article, the cited span highlighted</div>"
-            f"{_highlight(article.text, start, end)}</div>") if article else ""
+            f'<span class="qa-article-title">{html.escape(title)}<br>'
+            f'<span class="qa-article-meta">{meta}</span></span>'
+            f'<button class="qa-close" data-target="{art_id}" title="Close the article">'
+            "✕ Close</button></div>"
+            f'<div class="qa-article-text">{_highlight(article.text, start, end)}</div></div>'
+            ) if article else ""
     return (f'<li class="qa-source" id="qa-src-{turn}-{n}">'
             f'<button class="qa-open" data-target="{art_id}">[{n}] {html.escape(title)}</button>'
             f'<div class="qa-meta">{meta}</div>'
@@ -78,7 +114,8 @@ def sources_html(answer: Answer, turn: int, articles: dict[str, Article], asked:
         head = '<p class="qa-refused">The articles don\'t say. Closest passages:</p>' \
             if answer.passages else '<p class="qa-refused">The articles don\'t say.</p>'
         for n, p in enumerate(answer.passages[:3], start=1):
-            meta = _meta_line(p.date, p.source, p.url, p.source_path) + f" · score {p.score:.2f}"
+            # Best first; a bare similarity score ("0.36") means nothing to a reader.
+            meta = _meta_line(p.date, p.source, p.url, p.source_path)
             items.append(_source_item(turn, n, p.title, meta, html.escape(p.text),
                                       articles.get(p.article_id), p.start, p.end))
     else:
@@ -111,8 +148,9 @@ def panel_html(turns: list[dict[str, Any]]) -> str:
 
 
 def summary_markdown(s: RebuildSummary) -> str:
+    again = f", re-embedded {s.reembedded}" if s.reembedded else ""
     lines = [f"**Rebuilt:** {s.added} added, {s.updated} updated, {s.removed} removed, "
-             f"{s.unchanged} unchanged, {len(s.skipped)} skipped — {s.chunks:,} chunks "
+             f"{s.unchanged} unchanged{again}, {len(s.skipped)} skipped — {s.chunks:,} chunks "
              f"({s.embedded:,} embedded) in {s.seconds:.1f} s."]
     lines += [f"- skipped {md_escape(k.path)}: {md_escape(k.reason)}" for k in s.skipped]
     lines += [f"- warning {md_escape(w.path)}: {md_escape(w.reason)}" for w in s.warnings]
@@ -120,12 +158,44 @@ def summary_markdown(s: RebuildSummary) -> str:
 
 
 def status_markdown(described: dict[str, Any]) -> str:
-    """The status line from `Engine.describe()`: the model in use and the index size."""
+    """The status line from `Engine.describe()`, in plain words: "5 articles · updated 1 Dec
+    2026, 18:49 · answers by qwen-0.5b (llama.cpp)"."""
     model = md_escape(described["model"])
     if described["articles"] is None:
-        return f"Model: {model} · {NO_INDEX}"
-    return (f"Model: {model} · Index: {described['articles']:,} articles, "
-            f"{described['chunks']:,} chunks · updated {md_escape(described['updated'] or '?')}")
+        return f"{NO_INDEX} · answers by {model}"
+    n = described["articles"]
+    when = plain_time(described["updated"] or "")
+    updated = f" · updated {md_escape(when)}" if when else ""
+    return f"{n:,} article{'s' if n != 1 else ''}{updated} · answers by {model}"
+
+
+def plain_time(stamp: str) -> str:
+    """An index's ISO timestamp as people write it ("1 Dec 2026, 18:49"); "" if unreadable."""
+    from datetime import datetime
+
+    try:
+        t = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S%z")
+    except ValueError:
+        return ""
+    return f"{t.day} {t:%b %Y, %H:%M}"
+
+
+def example_questions(rows: list[dict[str, Any]], n: int = 3) -> list[str]:
+    """Questions about the n newest indexed articles, made from their titles (an all-capitals
+    wire title is put in sentence case)."""
+    out = []
+    for r in rows:
+        title = " ".join(str(r.get("title") or "").split()).rstrip(".?!")
+        if not title or len(title) > 90:
+            continue
+        if title.isupper():
+            title = title.capitalize()
+        question = f"What do the articles say about “{title}”?"
+        if question not in out:
+            out.append(question)
+        if len(out) == n:
+            break
+    return out
 
 
 def article_table(rows: list[dict[str, Any]], query: str, limit: int) -> list[list[Any]]:

@@ -58,16 +58,32 @@ def save_upload(corpus_dir: Path, name: str, source: Path, max_bytes: int) -> Sa
     if target.resolve().parent != corpus or target.is_symlink():
         raise CorpusError(f"{name!r}: refusing to write outside the corpus folder.")
     replaced = target.exists()
-    fd, tmp_name = tempfile.mkstemp(dir=corpus, prefix=".upload-")  # hidden: rebuilds skip it
+    # Hidden (rebuilds skip it), with the upload's suffix (the reader picks its parser by it).
+    fd, tmp_name = tempfile.mkstemp(dir=corpus, prefix=".upload-", suffix=target.suffix)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         shutil.copyfile(source, tmp)
         os.chmod(tmp, 0o644)
+        _check_readable(tmp, name, corpus, max_bytes)
         tmp.replace(target)  # atomic: a rebuild never reads half a file
     finally:
         tmp.unlink(missing_ok=True)
     return Saved(target_name, replaced)
+
+
+def _check_readable(path: Path, name: str, corpus: Path, max_bytes: int) -> None:
+    """Refuse an upload a rebuild would skip whole (binary data renamed .txt, malformed JSON),
+    with the reader's own reasons: said at upload, not found out at the next rebuild."""
+    from qa.corpus.readers import read_file
+    from qa.records import Article, Skipped
+
+    items = list(read_file(path, name, corpus, max_bytes))
+    if any(isinstance(i, Article) for i in items):
+        return
+    reasons = [f"{name}{i.where}: {i.reason}" if i.where else i.reason
+               for i in items if isinstance(i, Skipped)]
+    raise CorpusError(f"{name!r} was not added: {'; '.join(reasons[:3]) or 'no article in it'}.")
 
 
 def corpus_files(corpus_dir: Path) -> list[str]:
@@ -78,6 +94,25 @@ def corpus_files(corpus_dir: Path) -> list[str]:
         return []
     return sorted(p.relative_to(root).as_posix() for p in walk_files(root)
                   if p.suffix.lower() in SUFFIXES)
+
+
+def pending_files(corpus_dir: Path, epoch: float | None, updated: str | None,
+                  indexed: set[str]) -> list[str]:
+    """Corpus files not in the index and changed after its last rebuild (the state's time:
+    `epoch`, else its ISO time `updated`; every unindexed file when there is no index):
+    uploaded or added since. A file the last rebuild skipped is older, so it is not listed."""
+    from datetime import datetime
+
+    since = epoch or 0.0
+    if not since and updated:
+        try:
+            # Cut to the second: a file of that second was read by the rebuild.
+            since = datetime.strptime(updated, "%Y-%m-%dT%H:%M:%S%z").timestamp() + 1.0
+        except ValueError:
+            since = 0.0
+    root = corpus_dir.resolve()
+    return [rel for rel in corpus_files(corpus_dir)
+            if rel not in indexed and (root / rel).stat().st_mtime >= since]
 
 
 def delete_file(corpus_dir: Path, rel: str) -> None:
