@@ -115,12 +115,19 @@ def test_wrong_citation_is_reattached_and_out_of_range_dropped() -> None:
     assert v.text.endswith("[1]") and "[7]" not in v.text
 
 
+RUGBY = ("Fans waited all night in Christchurch. "
+         "The All Blacks lost to Argentina in Christchurch on Saturday.")
+
+
+def _rugby() -> tuple[Passage, Passage]:
+    """Two passages: one shares a word of the team's name ("all"), the other names it."""
+    cut = RUGBY.index(" The All")
+    return _passage(RUGBY[:cut], 1, RUGBY), _passage(RUGBY[cut + 1:], 2, RUGBY)
+
+
 def test_a_name_the_cited_passage_lacks_is_cited_to_the_passage_that_states_it() -> None:
     # The cited passage shares half the sentence's new words ("all"), not its name.
-    rugby = ("Fans waited all night in Christchurch. "
-             "The All Blacks lost to Argentina in Christchurch on Saturday.")
-    fans = _passage(rugby[:rugby.index(" The All")], 1, rugby)
-    match = _passage(rugby[rugby.index("The All"):], 2, rugby)
+    fans, match = _rugby()
     v = verify("Which team lost to Argentina in Christchurch?",
                "The All Blacks lost to Argentina in Christchurch [1].", [fans, match])
     assert not v.refused, v.unsupported
@@ -129,10 +136,7 @@ def test_a_name_the_cited_passage_lacks_is_cited_to_the_passage_that_states_it()
 
 
 def test_a_name_no_passage_states_is_unsupported_even_when_rerouted() -> None:
-    rugby = ("Fans waited all night in Christchurch. "
-             "The All Blacks lost to Argentina in Christchurch on Saturday.")
-    fans = _passage(rugby[:rugby.index(" The All")], 1, rugby)
-    match = _passage(rugby[rugby.index("The All"):], 2, rugby)
+    fans, match = _rugby()
     v = verify("Which team lost to Argentina in Christchurch?",
                "The All Whites lost to Argentina in Christchurch [1].", [fans, match])
     assert v.refused and v.unsupported
