@@ -53,3 +53,19 @@ def settings(tmp_path: Path, corpus_dir: Path):
     from qa import Settings
 
     return Settings(corpus_dir=corpus_dir, index_dir=tmp_path / "index")
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's (`make browser`); Playwright never downloads one
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian chromium is missing: run `make browser` (apt-get install chromium).")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield b
+        b.close()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -18,7 +17,6 @@ from qa.models import ScriptedLLM
 
 from .helpers import ROOT, SEED_QUESTION, dev_articles, free_port
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
 LONG_FILE = "reuters-commodities-and-company-news-february-1987.jsonl"
 REPLY = "Russia invited opposition representatives to a consultation in Moscow [1]."
@@ -40,19 +38,6 @@ def url(tmp_path_factory, embedder):
     address = launch(demo, settings, port=free_port(), block=False)
     yield address
     demo.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian chromium is missing: run `make browser` (apt-get install chromium).")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield b
-        b.close()
 
 
 @pytest.fixture(params=list(SIZES))
