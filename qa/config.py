@@ -215,6 +215,14 @@ class Settings(BaseSettings):
         "costs one more reading (about 2-4 s on 2 cores). 0 turns the check off "
         "(docs/benchmarks.md has the measured trade-off).",
     )
+    rewrite_refused: bool = Field(
+        True,
+        description="When the answer model's written answer is refused because no source "
+        "states it or the model declined, the verdict model (qwen-1.5b by default) writes one "
+        "more answer from the same prompt, verified the same way. The larger model reads "
+        "several reports better and the second try costs time only on refused questions "
+        "(docs/benchmarks.md). Applies when the two models differ.",
+    )
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
 
     # --- serving: the web UI (`qa serve`, app.py) ------------------------------------------

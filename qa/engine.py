@@ -20,9 +20,16 @@ from qa.answer import (
     usable_history,
 )
 from qa.answer.condense import History, is_follow_up
-from qa.answer.judge import NO_PASSAGES, OFF_TOPIC, not_stated, refused_answer
+from qa.answer.judge import (
+    DECLINED,
+    NO_PASSAGES,
+    OFF_TOPIC,
+    UNSUPPORTED,
+    not_stated,
+    refused_answer,
+)
 from qa.answer.meaning import stated
-from qa.answer.verdict import VERDICTS, verdict_word, yes_no_reply
+from qa.answer.verdict import verdict_word, yes_no_reply
 from qa.config import Settings
 from qa.errors import ArticleMissingError, QuestionError, QuestionTooLongError
 from qa.index.reader import list_articles, read_article
@@ -39,7 +46,8 @@ class Engine:
     """Answers questions over the index with verified citations.
 
     Heavy parts (embedding model, LLM, Chroma) load on first use. Pass `llm=` to plug in another
-    backend (e.g. `ScriptedLLM` in tests) instead of the one the settings choose.
+    backend (e.g. `ScriptedLLM` in tests) instead of the one the settings choose, and
+    `verdict_llm=` for the model that gives verdicts, checks meaning and rewrites refused answers.
     """
 
     def __init__(
@@ -47,6 +55,7 @@ class Engine:
         settings: Settings | None = None,
         llm: LLM | None = None,
         embedder: Embedder | None = None,
+        verdict_llm: LLM | None = None,
     ) -> None:
         self.settings = settings or Settings()
         self._llm = llm
@@ -55,7 +64,7 @@ class Engine:
         self._store: Store | None = None
         self._retriever: Retriever | None = None
         # One lock per component: loading the LLM must not block a status query of the index.
-        self._verdict_llm: LLM | None = None
+        self._verdict_llm = verdict_llm
         self._locks = {k: threading.Lock()
                        for k in ("embedder", "llm", "verdict", "store", "retriever")}
 
@@ -82,9 +91,11 @@ class Engine:
 
     @property
     def verdict_llm(self) -> LLM:
-        """The model that decides yes/no verdicts and checks meaning: the bundled
-        `verdict_model` when the answer model is a bundled one too (and was not passed in),
-        else the answer model."""
+        """The model that decides yes/no verdicts, checks meaning and rewrites refused answers:
+        the one passed as `verdict_llm=`, else the bundled `verdict_model` when the answer model
+        is a bundled one too (and was not passed in), else the answer model."""
+        if self._verdict_llm is not None:
+            return self._verdict_llm
         s = self.settings
         own = (not self._llm_given and s.llm_backend == "llama-cpp"
                and s.llm_model_path is None)
@@ -171,7 +182,7 @@ class Engine:
             return
         messages = self.prompt(found).messages
         if asked.yes_no:
-            word = verdict_word(choose(self.verdict_llm, messages, VERDICTS))
+            word = verdict_word(choose(self.verdict_llm, messages, asked.verdicts))
             text = yes_no_reply(word, found.query, asked, found.passages, found.idf)
             if streaming:
                 yield text
@@ -183,7 +194,14 @@ class Engine:
             text = "".join(reply)
         else:
             text = complete(self.llm, messages, self.settings.llm_max_tokens)
-        verdict = judge(question, text, found.passages, thresholds, found.idf, asked.yes_no)
+        verdict = judge(question, text, found.passages, thresholds, found.idf, asked.yes_no,
+                        verdicts=asked.verdicts)
+        if (verdict.reason in (UNSUPPORTED, DECLINED) and not asked.yes_no
+                and self.settings.rewrite_refused and self.verdict_llm is not self.llm):
+            log.info("question=%r first reply=%r refused=%r: rewritten by the verdict model",
+                     question, text, verdict.reason)
+            text = complete(self.verdict_llm, messages, self.settings.llm_max_tokens)
+            verdict = judge(question, text, found.passages, thresholds, found.idf)
         meant = None
         if self.settings.meaning_threshold > 0 and not verdict.refused and not asked.yes_no:
             meant = stated(self.verdict_llm, found.query, verdict.verified.text,
@@ -207,7 +225,7 @@ class Engine:
         # a verdict on them; otherwise the 0.5B model answers with a title it was shown (dev
         # accuracy 0.7 -> 0.3 with them, docs/benchmarks.md).
         headers = bool(asked.outlets or asked.dates or yes_no)
-        return build_prompt(found.query, found.passages, budgets, yes_no, headers)
+        return build_prompt(found.query, found.passages, budgets, yes_no, headers, asked.options)
 
     def condense(self, question: str, history: History | None) -> str:
         """The question as searched: a follow-up ("When will he meet him?") rewritten to stand

@@ -40,6 +40,9 @@ def token_f1(prediction: str, gold: str) -> float:
 
 
 VERDICTS = ("yes", "no")
+MAX_CHOICE_WORDS = 4
+_ABBREVIATIONS = frozenset("mr mrs ms dr st jr sr gen sen rep gov inc co corp ltd vs no u s "
+                           "jan feb mar apr jun jul aug sep sept oct nov dec".split())
 
 
 def verdict(text: str) -> str:
@@ -54,6 +57,12 @@ def is_correct(prediction: str, golds: list[str]) -> bool:
     "inconsistent"; a possessive "'s" is not part of the name)."""
     if golds and all(normalize(g) in VERDICTS for g in golds):
         return verdict(prediction) in {normalize(g) for g in golds}
+    # An answer that opens with a choice ("Inconsistent. The Herald says ... consistent ...")
+    # is scored by that choice alone: the quoted evidence may hold the other word.
+    opening = re.match(r"\s*([^.!?\[\]]{1,40}?)\s*[.!]\s", prediction)
+    if (opening and len(opening.group(1).split()) <= MAX_CHOICE_WORDS
+            and opening.group(1).split()[-1].lower() not in _ABBREVIATIONS):
+        prediction = opening.group(1)
     # A possessive names its owner: "Google's model" answers "Google".
     norm = normalize(re.sub(r"['\u2019]s\b", "", prediction))
     return any(

@@ -23,6 +23,13 @@ _LEAD = re.compile(
     r"(?:(?!\b(?:which|who|whom|whose|what|where|why|how)\b)[^?])*?,\s*(?:and\s+)?"
     rf"{_AUX}", re.IGNORECASE)
 _CHOICE = re.compile(r"\bor\b(?![^?]*\b(?:not|no)\b)[^,;?]{0,60}\?\s*$", re.IGNORECASE)
+# Names offered as alternatives at the end of a question ("Which outlet said it first,
+# TechCrunch or The Verge?"): the answer is one of them, chosen like a verdict.
+_WORD = r"[\w'\u2019&.|-]+"
+_LAST_OPTION = re.compile(rf"\s+or\s+(?P<b>['\u2018\u201c]?{_WORD}(?:\s+{_WORD}){{0,3}}"
+                          r"['\u2019\u201d]?)\s*\?\s*$")
+MAX_OPTION_WORDS = 4
+VERDICTS = ("Yes", "No")
 
 # Short outlet names are common words ("Age", "Time"): they count only as "The Age".
 _MIN_BARE = 5
@@ -53,12 +60,71 @@ class Analysis:
     outlets: tuple[Outlet, ...] = ()
     unknown: tuple[str, ...] = ()  # publishers it names that the archive does not have
     dates: tuple[NamedDate, ...] = ()
+    options: tuple[str, ...] = ()  # the alternatives of a choice question, as written
+
+    @property
+    def verdicts(self) -> tuple[str, ...]:
+        """The words a verdict starts with: the question's alternatives, else Yes and No."""
+        return self.options or VERDICTS
 
 
 def is_yes_no(question: str) -> bool:
     """True for a question answered by Yes or No ("Does ...?", "Was there ...?")."""
     asks = _AUXILIARY.match(question) or _LEAD.match(question)
     return bool(asks) and not _CHOICE.search(question)
+
+
+def choice_options(question: str) -> tuple[str, ...]:
+    """The two alternatives of a question that asks to choose, or () when it asks for a
+    verdict or a thing. Two forms count, in a question that opens like a yes/no one:
+    a pair of opposites ("Were the reports consistent or inconsistent with ...?",
+    "... before or after ...?") and names closing it ("Which outlet said so first, TechCrunch
+    or The Verge?", also after a question of its own). Other alternatives ("Did they report
+    on conditions or treatments?") are not a choice: Yes or No answers them."""
+    opens = bool(_AUXILIARY.match(question) or _LEAD.match(question))
+    for m in _PAIR.finditer(question):
+        a, b = m.group("a"), m.group("b")
+        if opens and _opposite(a, b):
+            return (a.capitalize(), b.capitalize())
+    m = _LAST_OPTION.search(question)
+    if not m or question[:m.start()].rstrip().endswith(","):
+        return ()  # "Did the mayor speak first, or the governor?": a clause, not a name
+    right = m.group("b").split()
+    before = question[:m.start()].split()
+    if not before or not all(w[:1].isupper() for w in right + before[-1:]):
+        return ()
+    n = 0
+    while n < min(len(before), MAX_OPTION_WORDS) and before[-1 - n][:1].isupper():
+        n += 1
+    left, rest = before[-n:], " ".join(before[:-n])
+    rest = re.sub(r"\s*\b(?:the|a|an)$", "", rest, flags=re.IGNORECASE)
+    a, b = (" ".join(words).strip(_QUOTES) for words in (left, right))
+    alone = rest.endswith(("?", ":", ","))
+    if not a or not b or a[:3].lower() == b[:3].lower() or not (alone or opens):
+        return ()
+    return (a, b)
+
+
+_PAIR = re.compile(r"\b(?P<a>[a-z]+)\s+or\s+(?:an?\s+)?(?P<b>[a-z]+)\b", re.IGNORECASE)
+_QUOTES = "'\"\u2018\u2019\u201c\u201d"
+_NEGATING = ("in", "un", "dis", "non", "im", "ir", "il")
+_OPPOSITES = frozenset(frozenset(pair.split("/")) for pair in (
+    "before/after earlier/later larger/smaller bigger/smaller higher/lower more/less "
+    "more/fewer increase/decrease increased/decreased rise/fall rise/drop rose/fell up/down "
+    "win/loss win/lose won/lost positive/negative true/false same/different "
+    "similar/different change/consistency changed/unchanged agreement/disagreement "
+    "support/oppose supported/opposed optimistic/pessimistic success/failure better/worse "
+    "improved/worsened").split())
+
+
+def _opposite(a: str, b: str) -> bool:
+    """Whether two words are opposites: one negates the other ("consistent", "inconsistent")
+    or they are a common pair of opposites ("before", "after")."""
+    a, b = a.lower(), b.lower()
+    if a == b:
+        return False
+    return (frozenset((a, b)) in _OPPOSITES
+            or any(b == p + a or a == p + b for p in _NEGATING))
 
 
 def outlet_aliases(sources: Iterable[str]) -> dict[str, set[str]]:
@@ -204,8 +270,10 @@ def analyze(question: str, sources: Iterable[str] = (),
     the dates it names."""
     if aliases is None:
         aliases = outlet_aliases(sources)
-    return Analysis(question, is_yes_no(question), named_outlets(question, aliases),
-                    tuple(unknown_publishers(question, aliases)), named_dates(question))
+    options = choice_options(question)
+    return Analysis(question, is_yes_no(question) or bool(options),
+                    named_outlets(question, aliases), tuple(unknown_publishers(question, aliases)),
+                    named_dates(question), options)
 
 
 # Frequent function words, enough to tell an English question from one in another language

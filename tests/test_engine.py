@@ -265,3 +265,43 @@ def test_no_check_of_meaning_for_a_verdict_or_when_it_is_off(settings, embedder)
     off = Engine(settings, llm=ScriptedLLM(["Russia invited opposition representatives [1]."]),
                  embedder=embedder)
     assert not off.ask(SEED_QUESTION).refused and len(off.llm.calls) == 1
+
+
+def test_a_refused_written_answer_is_rewritten_by_the_verdict_model(settings, embedder) -> None:
+    rebuild(settings, embedder=embedder)
+    reader = ScriptedLLM(["Moscow hosted the Eurovision song contest in 2009 [1]."])
+    second = ScriptedLLM(["Russia invited Syrian opposition representatives [1]."])
+    engine = Engine(settings, llm=reader, embedder=embedder, verdict_llm=second)
+    a = engine.ask(SEED_QUESTION)
+    assert not a.refused and "opposition representatives" in a.text
+    assert second.calls == reader.calls  # the same prompt, read by the other model
+    off = Engine(settings.model_copy(update={"rewrite_refused": False}),
+                 llm=ScriptedLLM(["Moscow hosted the Eurovision song contest in 2009 [1]."]),
+                 embedder=embedder, verdict_llm=ScriptedLLM(["unused"]))
+    refused = off.ask(SEED_QUESTION)
+    assert refused.refused and refused.reason == "no source states it"
+    assert off.verdict_llm.calls == []
+
+
+def test_an_accepted_answer_or_a_verdict_is_not_rewritten(settings, embedder) -> None:
+    rebuild(settings, embedder=embedder)
+    second = ScriptedLLM(["Yes"])
+    engine = Engine(settings, llm=ScriptedLLM(["Russia invited opposition representatives [1]."]),
+                    embedder=embedder, verdict_llm=second)
+    assert not engine.ask(SEED_QUESTION).refused and second.calls == []
+    verdict = engine.ask("Did Russia invite opposition representatives to Moscow?")
+    assert verdict.text.startswith("Yes. ") and len(second.calls) == 1
+    assert engine.llm.calls == [engine.llm.calls[0]]  # the answer model wrote only the first
+
+
+def test_a_choice_question_is_answered_with_one_of_its_alternatives(engine_factory) -> None:
+    engine = engine_factory(["Inconsistent, they differ."])
+    q = ("Were the reports of Russia inviting the Syrian opposition to Moscow consistent or "
+         "inconsistent?")
+    a = engine.ask(q)
+    assert not a.refused and a.text.startswith("Inconsistent. ")
+    sent = engine.llm.calls[0][1]["content"]
+    assert "by choosing Consistent or Inconsistent" in sent
+    for c in a.citations:  # the words after the choice are the sources' own
+        assert c.quote in a.text
+        assert engine.article(c.article_id).text[c.start:c.end] == c.quote

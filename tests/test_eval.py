@@ -40,6 +40,10 @@ QUESTIONS = [
     ("Marlin Grey's crew guided the ferry [1].", ["Marlin Grey"], True),  # possessive
     ("Marlin Grey’s crew guided the ferry [1].", ["Marlin Grey"], True),
     ("Marlin Greys guided the ferry [1].", ["Marlin Grey"], False),
+    # a choice is scored by itself, not by the evidence quoted after it
+    ("Inconsistent. The Ledger called the talks consistent [1].", ["Consistent"], False),
+    ("Consistent. The Ledger called the talks consistent [1].", ["Consistent"], True),
+    ("Mr. Grey guided the ferry [1].", ["Grey"], True),  # an abbreviation is not a choice
 ])
 def test_answers_are_scored_by_verdict_or_whole_words(answer, golds, right) -> None:
     assert is_correct(answer, golds) is right

@@ -144,3 +144,45 @@ def test_a_question_about_an_outlet_the_archive_lacks_is_refused_with_the_reason
     j = judge("What did the Morning Courier report say?", "", PASSAGES, Thresholds(),
               unknown_outlets=["Morning Courier"])
     assert j.refused and j.reason == "the named outlet is not in the archive (Morning Courier)"
+
+
+@pytest.mark.parametrize(("question", "options"), [
+    ("Were the Harbour Ledger's reports on the strike consistent or inconsistent?",
+     ("Consistent", "Inconsistent")),
+    ("Between the May 2 and May 9 reports, did Valley Wire agree or disagree on the cause?",
+     ("Agree", "Disagree")),
+    ("Did the crews return to work before or after the raise was signed?", ("Before", "After")),
+    ("Does the Valley Wire article show a larger or smaller raise than the Ledger's?",
+     ("Larger", "Smaller")),
+    ("Did the Harbour Ledger report a win or a loss for the union?", ("Win", "Loss")),
+    ("Which outlet reported the strike first, the Harbour Ledger or Valley Wire?",
+     ("Harbour Ledger", "Valley Wire")),
+    ("Which outlet said the raise was 6 percent? The Harbour Ledger or Valley Wire?",
+     ("The Harbour Ledger", "Valley Wire")),
+    # alternatives that are not a choice: Yes or No answers them, or a thing is asked for
+    ("Did the Ledger report on the crews' wages or hours?", ()),
+    ("Is the new terminal in the north or the south of the port?", ()),
+    ("Is it true or not that the ferry strike ended?", ()),
+    ("Did the mayor speak first, or the governor?", ()),
+    ("Who was consistent or inconsistent in the talks?", ()),
+    ("Which union, the Dockers or the Deckhands, called the strike?", ()),
+])
+def test_choice_questions_offer_their_alternatives(question: str, options: tuple) -> None:
+    asked = analyze(question, SOURCES)
+    assert asked.options == options
+    assert asked.verdicts == (options or ("Yes", "No"))
+    if options:
+        assert asked.yes_no  # answered like a verdict: the choice, then the quoted facts
+
+
+def test_a_choice_is_verified_like_a_verdict() -> None:
+    q = "Were the Harbour Ledger and Valley Wire reports of the raise consistent or inconsistent?"
+    passages = [_p(LEDGER, 1, "The Harbour Ledger"), _p(WIRE, 2, "Valley Wire")]
+    reply = f"Consistent. {LEDGER} [1] {WIRE} [2]"
+    v = verify(q, reply, passages, yes_no=True, verdicts=("Consistent", "Inconsistent"))
+    assert not v.refused and v.text.startswith("Consistent. The Harbour Ledger reported")
+    bare = verify(q, "Inconsistent.", passages, yes_no=True,
+                  verdicts=("Consistent", "Inconsistent"))
+    assert bare.refused  # a choice alone proves nothing
+    prompt = build_prompt(q, passages, yes_no=True, options=("Consistent", "Inconsistent"))
+    assert "by choosing Consistent or Inconsistent" in prompt.messages[1]["content"]

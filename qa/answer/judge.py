@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qa.answer.verify import REFUSAL_TEXT, Verified, verify
+from qa.question import VERDICTS
 from qa.records import Answer, Passage
 
 # Why an answer was refused; the reason travels in Answer.reason.
@@ -43,7 +44,8 @@ class Judgement:
 
 def judge(question: str, reply: str, passages: list[Passage], thresholds: Thresholds,
           idf: Callable[[str], float] | None = None, yes_no: bool = False,
-          unknown_outlets: Sequence[str] = ()) -> Judgement:
+          unknown_outlets: Sequence[str] = (),
+          verdicts: Sequence[str] = VERDICTS) -> Judgement:
     """Verify the reply, then decide: refuse when the question asks what an outlet the archive
     does not have reported, nothing was retrieved, the model declined, no sentence is
     supported, or the cited passages only share the answer's words.
@@ -54,7 +56,7 @@ def judge(question: str, reply: str, passages: list[Passage], thresholds: Thresh
     if unknown_outlets:
         return Judgement(Verified(REFUSAL_TEXT, [], [], refused=True),
                          f"{UNKNOWN_OUTLET} ({', '.join(unknown_outlets)})")
-    v = verify(question, reply, passages, idf=idf, yes_no=yes_no)
+    v = verify(question, reply, passages, idf=idf, yes_no=yes_no, verdicts=verdicts)
     if not passages:
         return Judgement(v, NO_PASSAGES)
     if v.declined:

@@ -27,6 +27,9 @@ OPEN_TASK = ("Answer this question in one sentence using the sources above, and 
 YES_NO_TASK = ("Answer this yes/no question using the sources above. Start with Yes or No, then "
                "give the facts from the sources that decide it, citing each source number like "
                "[1]")
+CHOICE_TASK = ("Answer this question by choosing {options}, using the sources above. Start with "
+               "your choice, then give the facts from the sources that decide it, citing each "
+               "source number like [1]")
 
 
 def focus(text: str, question: str, budget: int = FOCUS_CHARS) -> str:
@@ -86,9 +89,10 @@ def source_header(p: Passage) -> str:
 
 def build_prompt(question: str, passages: list[Passage],
                  source_chars: int | list[int] = FOCUS_CHARS, yes_no: bool = False,
-                 headers: bool = True) -> Prompt:
+                 headers: bool = True, options: tuple[str, ...] = ()) -> Prompt:
     """The one prompt of an answer: numbered sources (with `headers`, each one's outlet, date
-    and title before its text), then the question and the form of answer it needs.
+    and title before its text), then the question and the form of answer it needs: a verdict
+    for a yes/no one, one of the `options` of a choice question.
     `source_chars` is one budget for every passage or one per passage (`source_budgets`)."""
     budgets = (source_chars if isinstance(source_chars, list)
                else [source_chars] * len(passages))
@@ -98,7 +102,10 @@ def build_prompt(question: str, passages: list[Passage],
     for i, (p, text) in enumerate(zip(passages, sources, strict=True), start=1):
         header = source_header(p) if headers else ""
         blocks.append(f"Source [{i}]: ({header}) {text}" if header else f"Source [{i}]: {text}")
-    task = YES_NO_TASK if yes_no else OPEN_TASK
+    if options:
+        task = CHOICE_TASK.format(options=" or ".join(options))
+    else:
+        task = YES_NO_TASK if yes_no else OPEN_TASK
     user = "\n\n".join(blocks) + f"\n\n{task}: {question}"
     messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
     return Prompt(messages=messages, sources=sources)

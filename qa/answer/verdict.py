@@ -18,14 +18,14 @@ from qa.question import Analysis
 from qa.records import Passage
 from qa.text import content_tokens, sentence_spans
 
-VERDICTS = ("Yes", "No")
 MAX_QUOTES = 3
 UNNAMED_QUOTES = 2  # a question that names no report: the two best passages of two articles
 
 
 def verdict_word(probabilities: dict[str, float]) -> str:
-    """ "Yes" or "No", whichever the model finds likelier (Yes on a tie)."""
-    return "Yes" if probabilities["Yes"] >= probabilities["No"] else "No"
+    """The verdict the model finds likelier ("Yes" or "No", or one of a choice question's
+    alternatives); the first one offered on a tie."""
+    return max(probabilities, key=lambda word: probabilities[word])
 
 
 def evidence_passages(asked: Analysis, passages: list[Passage]) -> list[int]:

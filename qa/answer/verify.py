@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from qa.question import VERDICTS
 from qa.records import Citation, Passage
 from qa.text import content_tokens, sentence_spans
 
@@ -136,16 +137,16 @@ def coverage(question_tokens: set[str], passage_tokens: set[str],
     return sum(w(t) for t in question_tokens & passage_tokens) / total if total else 0.0
 
 
-# The verdict may follow a stray marker ("[1]: Yes").
-_VERDICT = re.compile(r"^\W*(?:\[\d{1,3}\]\W*)*(yes|no)\b[\s,.!:;\u2014-]*", re.IGNORECASE)
-
-
-def split_verdict(reply: str) -> tuple[str, str]:
-    """("Yes" or "No" or "", the rest) of a reply to a yes/no question."""
-    m = _VERDICT.match(reply)
+def split_verdict(reply: str, verdicts: Sequence[str] = VERDICTS) -> tuple[str, str]:
+    """(the verdict the reply opens with, as offered, or "", the rest) of a reply to a yes/no
+    or choice question. The verdict may follow a stray marker ("[1]: Yes")."""
+    words = "|".join(re.escape(w) for w in sorted(verdicts, key=len, reverse=True))
+    m = re.match(rf"^\W*(?:\[\d{{1,3}}\]\W*)*({words})(?!\w)[\s,.!:;\u2014-]*", reply,
+                 re.IGNORECASE)
     if not m:
         return "", reply
-    return m.group(1).capitalize(), reply[m.end():]
+    said = m.group(1).lower()
+    return next(w for w in verdicts if w.lower() == said), reply[m.end():]
 
 
 _NUMBER_WORDS = frozenset(
@@ -226,6 +227,7 @@ def _stating(sentence: str, question: str, q_tokens: set[str], passages: list[Pa
 def verify(
     question: str, reply: str, passages: list[Passage], threshold: float = 0.5,
     idf: Callable[[str], float] | None = None, yes_no: bool = False,
+    verdicts: Sequence[str] = VERDICTS,
 ) -> Verified:
     """Check every sentence of the reply against the passages.
 
@@ -237,7 +239,7 @@ def verify(
     supported, and those sentences may use the question's own words (they restate what it asks
     about): the words the passages must hold are all of the sentence's.
     """
-    verdict, reply = split_verdict(reply) if yes_no else ("", reply)
+    verdict, reply = split_verdict(reply, verdicts) if yes_no else ("", reply)
     if is_refusal(reply) or not passages:
         return Verified(REFUSAL_TEXT, [], [], refused=True, declined=bool(passages))
     q_tokens = set(content_tokens(question))

@@ -43,7 +43,7 @@ def choice_of(reply: str, options: tuple[str, ...]) -> dict[str, float]:
     """The options scored by a written reply: 1.0 for the one it starts with."""
     first = re.match(r"\W*(\w+)", reply)
     word = first.group(1).lower() if first else ""
-    hit = [o for o in options if o.lower() == word]
+    hit = [o for o in options if o.split()[0].lower() == word]
     if not hit:
         return {o: 1.0 / len(options) for o in options}
     return {o: 1.0 if o == hit[0] else 0.0 for o in options}
