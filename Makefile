@@ -55,7 +55,11 @@ run: install
 	$(BIN)/qa rebuild
 	$(BIN)/qa serve
 
-test: install browser
+# The embedding-server tests' own venv (tests/embed_server.py) is made in the background while
+# the project installs; the tests wait for it.
+test:
+	$(PYTHON) tests/embed_server.py > .venv-infinity.log 2>&1 &
+	$(MAKE) install browser
 	$(BIN)/python -m pytest -q
 
 # tests/test_page.py drives Chromium with a scripted LLM: fast, but it needs the browser too.

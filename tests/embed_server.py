@@ -3,20 +3,21 @@ all-MiniLM-L6-v2 from its local folder, on 127.0.0.1, offline.
 
 infinity-emb pins libraries (transformers 4.x, numpy 1.x) that the project's own environment
 has newer, so it lives in a venv of its own, made on first use from the pinned
-tests/infinity-requirements.txt (~2 min from PyPI): by default `.venv-infinity` beside the
-checkout, or the folder QA_TEST_INFINITY_VENV names.
+tests/infinity-requirements.txt (~4 min from PyPI): by default `.venv-infinity` beside the
+checkout, or the folder QA_TEST_INFINITY_VENV names. `make test` starts making it in the
+background (`python3.11 tests/embed_server.py`) while it installs the project; the tests wait
+for that build to finish.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
-
-import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS = Path(__file__).resolve().parent / "infinity-requirements.txt"
@@ -29,7 +30,15 @@ VENV = Path(os.environ.get("QA_TEST_INFINITY_VENV") or ROOT / ".venv-infinity")
 
 
 def install(venv: Path) -> str | None:
-    """Make the server's venv unless it works already; returns why it could not, or None."""
+    """Make the server's venv unless it works already; returns why it could not, or None.
+    One build at a time: a second caller waits for the first and finds the venv made."""
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    with open(venv.parent / f".{venv.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _install(venv)
+
+
+def _install(venv: Path) -> str | None:
     server = venv / "bin" / "infinity_emb"
     stamp = venv / f".installed-{REQUIREMENTS.stat().st_size}"
     if server.is_file() and stamp.is_file():
@@ -65,6 +74,8 @@ class EmbedServer:
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 180) -> None:
+        import httpx  # not in the interpreter that only runs `install`
+
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
                "DO_NOT_TRACK": "1", "INFINITY_ANONYMOUS_USAGE_STATS": "0",
                "OMP_NUM_THREADS": str(len(os.sched_getaffinity(0)))}
@@ -102,3 +113,9 @@ class EmbedServer:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+if __name__ == "__main__":  # `make test`: build the venv while the project installs
+    failed = install(VENV)
+    if failed:
+        sys.exit(failed)
