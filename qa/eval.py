@@ -39,7 +39,8 @@ def token_f1(prediction: str, gold: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-VERDICTS = ("yes", "no")
+# A gold of "True" or "False" answers a yes/no question too.
+_AS_VERDICT = {"yes": "yes", "no": "no", "true": "yes", "false": "no"}
 MAX_CHOICE_WORDS = 4
 _ABBREVIATIONS = frozenset("mr mrs ms dr st jr sr gen sen rep gov inc co corp ltd vs no u s "
                            "jan feb mar apr jun jul aug sep sept oct nov dec".split())
@@ -52,11 +53,11 @@ def verdict(text: str) -> str:
 
 
 def is_correct(prediction: str, golds: list[str]) -> bool:
-    """A yes/no gold is matched by the answer's first verdict word; other golds by whole-word
-    match of the normalized gold or token F1 >= 0.5 ("consistent" never matches inside
-    "inconsistent"; a possessive "'s" is not part of the name)."""
-    if golds and all(normalize(g) in VERDICTS for g in golds):
-        return verdict(prediction) in {normalize(g) for g in golds}
+    """A yes/no (or true/false) gold is matched by the answer's first verdict word; other golds
+    by whole-word match of the normalized gold or token F1 >= 0.5 ("consistent" never matches
+    inside "inconsistent"; a possessive "'s" is not part of the name)."""
+    if golds and all(normalize(g) in _AS_VERDICT for g in golds):
+        return verdict(prediction) in {_AS_VERDICT[normalize(g)] for g in golds}
     # An answer that opens with a choice ("Inconsistent. The Herald says ... consistent ...")
     # is scored by that choice alone: the quoted evidence may hold the other word.
     opening = re.match(r"\s*([^.!?\[\]]{1,40}?)\s*[.!]\s", prediction)

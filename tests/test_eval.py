@@ -33,6 +33,8 @@ QUESTIONS = [
     ("Yes. The cooperative bought two presses [1].", ["Yes"], True),
     ("No, they did not [1].", ["Yes"], False),
     ("The cooperative bought presses [1].", ["Yes"], False),  # no verdict word
+    ("Yes. The cooperative bought two presses [1].", ["True"], True),
+    ("No. The cooperative bought no presses [1].", ["True"], False),
     ("The reports are inconsistent.", ["consistent"], False),
     ("The reports are consistent.", ["consistent"], True),
     ("The tugboat Marlin Grey [1].", ["Marlin Grey"], True),
