@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from qa.answer import verify
+from qa.answer.verify import split_verdict
 from qa.errors import CorpusError
-from qa.records import Passage
+from qa.records import Citation, Passage
+
+# The check of meaning (qa.answer.meaning.stated, bound to a model): P(the cited text gives this
+# answer to this question).
+MeaningCheck = Callable[[str, str, list[Citation]], float]
 
 CLAIMS = "claims.jsonl"
 
@@ -37,19 +43,38 @@ def load_claims(path: Path) -> list[dict[str, Any]]:
     return items
 
 
-def check_claim(item: dict[str, Any]) -> bool:
+def check_claim(item: dict[str, Any], meaning: MeaningCheck | None = None,
+                threshold: float = 0.5) -> bool:
     """Whether verification accepts the answer, cited to its passage, as an answer to the
-    question (the same check every answer of `qa ask` goes through)."""
+    question (the same checks every answer of `qa ask` goes through).
+
+    Lexical verification first; with `meaning`, an answer it accepts must also reach
+    `threshold` in the check of meaning (its P(Yes) is kept in item["meaning"]). A bare "Yes"
+    or "No" has no words to check lexically: only the check of meaning can accept it."""
     text = item["passage"]
     passage = Passage(chunk_id="claim", article_id="claim", title="", text=text, start=0,
                       end=len(text))
     answer = item["answer"].strip().rstrip(".")
+    word, rest = split_verdict(answer)
+    if word and not rest.strip():
+        if meaning is None:
+            return False
+        cited = [Citation(number=1, article_id="claim", title="", url="", date="",
+                          source_path="", passage=text, quote=text, start=0, end=len(text),
+                          score=0.0)]
+        item["meaning"] = round(meaning(item["question"], word, cited), 4)
+        return item["meaning"] >= threshold
     v = verify(item["question"], f"{answer} [1].", [passage])
-    return not v.refused
+    if v.refused or meaning is None:
+        return not v.refused
+    item["meaning"] = round(meaning(item["question"], v.text, v.citations), 4)
+    return item["meaning"] >= threshold
 
 
-def run_claims(path: Path, sample: int | None = None, seed: int = 0) -> dict[str, Any]:
-    """Accuracy, precision and recall of "supported" over the claims (or a fixed sample)."""
+def run_claims(path: Path, sample: int | None = None, seed: int = 0,
+               meaning: MeaningCheck | None = None, threshold: float = 0.5) -> dict[str, Any]:
+    """Accuracy, precision and recall of "supported" over the claims (or a fixed sample), by
+    lexical verification alone or, with `meaning`, also by the check of meaning."""
     import random
 
     items = load_claims(path)
@@ -58,7 +83,7 @@ def run_claims(path: Path, sample: int | None = None, seed: int = 0) -> dict[str
     seconds = []
     for item in items:
         t0 = time.perf_counter()
-        item["verdict"] = check_claim(item)
+        item["verdict"] = check_claim(item, meaning, threshold)
         seconds.append(time.perf_counter() - t0)
     tp = sum(1 for c in items if c["verdict"] and c["supported"])
     accepted = sum(1 for c in items if c["verdict"])

@@ -8,11 +8,14 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from qa.errors import QAError
+
+if TYPE_CHECKING:
+    from qa.config import Settings
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -246,26 +249,29 @@ def ask(question: str, corpus_dir: Path | None, index_dir: Path | None, chroma_u
 @click.option("--records", "records_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write one JSON line per question (retrieved, answer, citations, refusal "
               "reason, seconds) to this file.")
+@click.option("--meaning-threshold", type=click.FloatRange(0.0, 1.0),
+              help="Check meaning with the verdict model at this threshold (the setting "
+              "meaning_threshold; 0 turns it off). With --claims, the verifier is scored with "
+              "the check.")
 @click.option("--keep-index", "keep_index", type=click.Path(file_okay=False, path_type=Path),
               help="Keep the set's index in this folder and reuse it next time (updated "
               "incrementally) instead of indexing the set anew.")
 def eval_cmd(directory: Path, top_k: int | None, as_json: bool, show: int,
              questions_file: Path | None, retrieval_only: bool, claims: bool,
              sample: int | None, seed: int, records_file: Path | None,
-             keep_index: Path | None) -> None:
+             meaning_threshold: float | None, keep_index: Path | None) -> None:
     """Score answers on a QA set (articles.jsonl + questions.jsonl) in a temporary index."""
 
     def go() -> None:
         from qa.eval_report import report_lines, write_records
 
+        settings = _settings(meaning_threshold=meaning_threshold)
         if claims:
-            from qa.claims import run_claims
-
-            report = run_claims(directory, sample=sample, seed=seed)
+            report = _run_claims(directory, settings, sample, seed)
             rows = report["items"]
         else:
-            report = _run_eval(directory, top_k, questions_file, retrieval_only, sample, seed,
-                               keep_index)
+            report = _run_eval(directory, settings, top_k, questions_file, retrieval_only,
+                               sample, seed, keep_index)
             rows = report["questions"]
         if records_file:
             write_records(records_file, rows)
@@ -279,7 +285,25 @@ def eval_cmd(directory: Path, top_k: int | None, as_json: bool, show: int,
     _run(go, as_json)
 
 
-def _run_eval(directory: Path, top_k: int | None, questions_file: Path | None,
+def _run_claims(directory: Path, settings: Settings, sample: int | None,
+                seed: int) -> dict[str, Any]:
+    """The verifier on a claims set: lexical verification, and the check of meaning when
+    settings.meaning_threshold is set, as `qa ask` would check an answer."""
+    from qa.claims import run_claims
+
+    if not settings.meaning_threshold:
+        return run_claims(directory, sample=sample, seed=seed)
+    from qa.answer.meaning import stated
+    from qa.engine import Engine
+
+    engine = Engine(settings)
+    return run_claims(directory, sample=sample, seed=seed,
+                      meaning=lambda q, a, c: stated(engine.verdict_llm, q, a, c),
+                      threshold=settings.meaning_threshold)
+
+
+def _run_eval(directory: Path, settings: Settings, top_k: int | None,
+              questions_file: Path | None,
               retrieval_only: bool, sample: int | None, seed: int,
               keep_index: Path | None) -> dict[str, Any]:
     from qa.errors import ConfigError
@@ -293,7 +317,7 @@ def _run_eval(directory: Path, top_k: int | None, questions_file: Path | None,
         if sys.stderr.isatty():
             click.echo(f"\r{i}/{n} questions", nl=False, err=True)
 
-    return run_eval(directory, _settings(), top_k=top_k, progress=progress,
+    return run_eval(directory, settings, top_k=top_k, progress=progress,
                     questions_file=questions_file, retrieval_only=retrieval_only,
                     sample=sample, seed=seed, index_dir=keep_index)
 

@@ -131,3 +131,31 @@ def test_cli_scores_the_verifier_on_labelled_claims(tmp_path) -> None:
     assert (report["n"], report["accuracy"], report["precision"], report["recall"]) == (4, 1, 1, 1)
     bad = qa("eval", str(tmp_path), "--claims", cwd=tmp_path)
     assert bad.returncode != 0 and "claims.jsonl" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_the_check_of_meaning_decides_what_lexical_verification_cannot() -> None:
+    from qa.claims import check_claim
+
+    passage = "The Lindqvist bridge over the Vesle river opened in 1931 and carries two tram lines."
+    asked: list[tuple[str, str]] = []
+
+    def meaning(p_yes: float):
+        def check(question, answer, citations) -> float:
+            assert citations and citations[0].passage == passage
+            asked.append((question, answer))
+            return p_yes
+        return check
+
+    right = {"passage": passage, "question": "When did the Lindqvist bridge open?",
+             "answer": "1931", "supported": True}
+    assert check_claim(dict(right), meaning(0.9)) and asked[-1][1].startswith("1931")
+    assert not check_claim(dict(right), meaning(0.2))  # the words are there, the meaning not
+    wrong = dict(right, answer="1913")
+    assert not check_claim(wrong, meaning(0.9))  # lexical verification refuses it first
+    assert asked[-1][1].startswith("1931")  # ... without asking the model
+    bare = {"passage": passage, "question": "Does the Lindqvist bridge carry trams?",
+            "answer": "Yes", "supported": True}
+    assert not check_claim(dict(bare))  # no words to check lexically
+    item = dict(bare)
+    assert check_claim(item, meaning(0.7)) and item["meaning"] == 0.7
+    assert not check_claim(dict(bare), meaning(0.7), threshold=0.8)

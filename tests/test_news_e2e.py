@@ -121,3 +121,30 @@ def test_the_check_of_meaning_tells_the_question_answered_from_a_near_miss(
     wrong = stated(engine.verdict_llm, near_miss, answer.replace(" the Skarholm route", ""),
                    cited)
     assert right > 0.6 and wrong < 0.5, (right, wrong)
+
+
+def test_qa_eval_claims_checks_meaning_with_the_verdict_model(engine, tmp_path) -> None:
+    """`qa eval --claims --meaning-threshold`: an answer whose words the passage holds, to a
+    question the passage does not answer, is rejected; the right one and a bare "Yes" pass."""
+    from .helpers import qa
+
+    rows = [
+        {"passage": CENSUS, "question": "How many people did the 1990 census count in Velmora?",
+         "answer": "The census counted 4,000 people", "supported": True},
+        {"passage": CENSUS, "question": "How many people did the 1980 census count in Velmora?",
+         "answer": "The census counted 4,000 people", "supported": False},
+        {"passage": FERRY, "question": "Will the Osprey take over the Skarholm route?",
+         "answer": "Yes", "supported": True},
+    ]
+    (tmp_path / "claims.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    records = tmp_path / "records.jsonl"
+    out = qa("eval", str(tmp_path), "--claims", "--meaning-threshold", "0.5", "--json",
+             "--records", str(records),
+             env={"QA_MODEL_CACHE_DIR": str(engine.settings.model_cache_dir)})
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["accuracy"] == 1.0, [(r["answer"], r.get("meaning")) for r in report["items"]]
+    kept = [json.loads(line) for line in records.read_text().splitlines()]
+    assert all("meaning" in r for r in kept)  # P(Yes) of each check, for other thresholds
+    lexical = qa("eval", str(tmp_path), "--claims", "--json")
+    assert json.loads(lexical.stdout)["accuracy"] < 1.0  # words alone accept the near miss
