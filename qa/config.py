@@ -161,10 +161,11 @@ class Settings(BaseSettings):
     )
     verdict_model: Literal["", "qwen-0.5b", "qwen-1.5b"] = Field(
         "qwen-1.5b",
-        description="The bundled model that decides Yes or No for a yes/no question, from one "
-        "reading of the sources, with no text to write, so the larger model costs little time: "
-        "qwen-1.5b is right far more often than qwen-0.5b (docs/benchmarks.md). '': the answer "
-        "model. Applies to the bundled models only: with llm_model_path or the openai backend "
+        description="The bundled model that decides Yes or No for a yes/no question (or one "
+        "alternative of a choice question), from one reading of the sources, with no text to "
+        "write, so the larger model costs little time: qwen-1.5b is right far more often than "
+        "qwen-0.5b (docs/benchmarks.md). It also checks meaning and writes a refused answer "
+        "once more (rewrite_refused). '': the answer model. Applies to the bundled models only: with llm_model_path or the openai backend "
         "the answer model decides.",
     )
     model_cache_dir: Path | None = Field(
