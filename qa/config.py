@@ -165,8 +165,8 @@ class Settings(BaseSettings):
         "alternative of a choice question), from one reading of the sources, with no text to "
         "write, so the larger model costs little time: qwen-1.5b is right far more often than "
         "qwen-0.5b (docs/benchmarks.md). It also checks meaning and writes a refused answer "
-        "once more (rewrite_refused). '': the answer model. Applies to the bundled models only: with llm_model_path or the openai backend "
-        "the answer model decides.",
+        "once more (rewrite_refused). '': the answer model. Applies to the bundled models "
+        "only: with llm_model_path or the openai backend the answer model decides.",
     )
     model_cache_dir: Path | None = Field(
         None,
