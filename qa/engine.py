@@ -41,6 +41,10 @@ from qa.retrieve import Filters, Retrieval, Retriever
 
 log = logging.getLogger(__name__)
 
+# Streamed between a refused first reply and the verdict model's second one, so a reader of the
+# stream knows why the text starts over.
+REWRITING = "\n\n(No source states that answer; the larger model is writing it again.)\n\n"
+
 
 class Engine:
     """Answers questions over the index with verified citations.
@@ -200,7 +204,16 @@ class Engine:
                 and self.settings.rewrite_refused and self.verdict_llm is not self.llm):
             log.info("question=%r first reply=%r refused=%r: rewritten by the verdict model",
                      question, text, verdict.reason)
-            text = complete(self.verdict_llm, messages, self.settings.llm_max_tokens)
+            if streaming:
+                yield REWRITING
+                reply = []
+                for delta in until_runaway(self.verdict_llm.stream(
+                        messages, self.settings.llm_max_tokens)):
+                    reply.append(delta)
+                    yield delta
+                text = "".join(reply)
+            else:
+                text = complete(self.verdict_llm, messages, self.settings.llm_max_tokens)
             verdict = judge(question, text, found.passages, thresholds, found.idf)
         meant = None
         if self.settings.meaning_threshold > 0 and not verdict.refused and not asked.yes_no:

@@ -305,3 +305,19 @@ def test_a_choice_question_is_answered_with_one_of_its_alternatives(engine_facto
     for c in a.citations:  # the words after the choice are the sources' own
         assert c.quote in a.text
         assert engine.article(c.article_id).text[c.start:c.end] == c.quote
+
+
+def test_a_streamed_rewrite_says_the_text_starts_over(settings, embedder) -> None:
+    from qa.engine import REWRITING
+
+    rebuild(settings, embedder=embedder)
+    engine = Engine(settings, embedder=embedder,
+                    llm=ScriptedLLM(["Moscow hosted the Eurovision song contest in 2009 [1]."]),
+                    verdict_llm=ScriptedLLM(["Russia invited opposition representatives [1]."]))
+    events = list(engine.stream(SEED_QUESTION))
+    text = "".join(e for e in events if isinstance(e, str))
+    first, _, second = text.partition(REWRITING)
+    assert first.startswith("Moscow hosted") and second.startswith("Russia invited")
+    answer = events[-1]
+    assert isinstance(answer, Answer) and not answer.refused
+    assert "opposition representatives" in answer.text
