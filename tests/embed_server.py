@@ -33,7 +33,7 @@ def install(venv: Path) -> str | None:
     """Make the server's venv unless it works already; returns why it could not, or None.
     One build at a time: a second caller waits for the first and finds the venv made."""
     venv.parent.mkdir(parents=True, exist_ok=True)
-    with open(venv.parent / f".{venv.name}.lock", "w") as lock:
+    with open(venv.parent / f"{venv.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         return _install(venv)
 
