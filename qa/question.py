@@ -108,6 +108,7 @@ def choice_options(question: str) -> tuple[str, ...]:
 _PAIR = re.compile(r"\b(?P<a>[a-z]+)\s+or\s+(?:an?\s+)?(?P<b>[a-z]+)\b", re.IGNORECASE)
 _QUOTES = "'\"\u2018\u2019\u201c\u201d"
 _NEGATING = ("in", "un", "dis", "non", "im", "ir", "il")
+MIN_NEGATED = 4
 _OPPOSITES = frozenset(frozenset(pair.split("/")) for pair in (
     "before/after earlier/later larger/smaller bigger/smaller higher/lower more/less "
     "more/fewer increase/decrease increased/decreased rise/fall rise/drop rose/fell up/down "
@@ -123,8 +124,11 @@ def _opposite(a: str, b: str) -> bool:
     a, b = a.lower(), b.lower()
     if a == b:
         return False
-    return (frozenset((a, b)) in _OPPOSITES
-            or any(b == p + a or a == p + b for p in _NEGATING))
+    if frozenset((a, b)) in _OPPOSITES:
+        return True
+    # A negated word is a word of its own: "unit" is not the opposite of "it".
+    return min(len(a), len(b)) >= MIN_NEGATED and any(
+        b == p + a or a == p + b for p in _NEGATING)
 
 
 def outlet_aliases(sources: Iterable[str]) -> dict[str, set[str]]:

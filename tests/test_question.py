@@ -164,6 +164,7 @@ def test_a_question_about_an_outlet_the_archive_lacks_is_refused_with_the_reason
     ("Is the new terminal in the north or the south of the port?", ()),
     ("Is it true or not that the ferry strike ended?", ()),
     ("Did the mayor speak first, or the governor?", ()),
+    ("Did the crew repair it or unit 7?", ()),
     ("Who was consistent or inconsistent in the talks?", ()),
     ("Which union, the Dockers or the Deckhands, called the strike?", ()),
 ])
