@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -190,14 +190,8 @@ class Engine:
             text = yes_no_reply(word, found.query, asked, found.passages, found.idf)
             if streaming:
                 yield text
-        elif streaming:
-            reply = []
-            for delta in until_runaway(self.llm.stream(messages, self.settings.llm_max_tokens)):
-                reply.append(delta)
-                yield delta
-            text = "".join(reply)
         else:
-            text = complete(self.llm, messages, self.settings.llm_max_tokens)
+            text = yield from self._write(self.llm, messages, streaming)
         verdict = judge(question, text, found.passages, thresholds, found.idf, asked.yes_no,
                         verdicts=asked.verdicts)
         if (verdict.reason in (UNSUPPORTED, DECLINED) and not asked.yes_no
@@ -206,14 +200,7 @@ class Engine:
                      question, text, verdict.reason)
             if streaming:
                 yield REWRITING
-                reply = []
-                for delta in until_runaway(self.verdict_llm.stream(
-                        messages, self.settings.llm_max_tokens)):
-                    reply.append(delta)
-                    yield delta
-                text = "".join(reply)
-            else:
-                text = complete(self.verdict_llm, messages, self.settings.llm_max_tokens)
+            text = yield from self._write(self.verdict_llm, messages, streaming)
             verdict = judge(question, text, found.passages, thresholds, found.idf)
         meant = None
         if self.settings.meaning_threshold > 0 and not verdict.refused and not asked.yes_no:
@@ -225,6 +212,18 @@ class Engine:
                  verdict.reason, verdict.verified.evidence,
                  "-" if meant is None else f"{meant:.2f}")
         yield to_answer(question, verdict, found.passages, time.perf_counter() - t0)
+
+    def _write(self, llm: LLM, messages: list[dict[str, str]],
+               streaming: bool) -> Generator[str, None, str]:
+        """The model's written reply to the prompt; when streaming, each delta is yielded as
+        it comes."""
+        if not streaming:
+            return complete(llm, messages, self.settings.llm_max_tokens)
+        reply = []
+        for delta in until_runaway(llm.stream(messages, self.settings.llm_max_tokens)):
+            reply.append(delta)
+            yield delta
+        return "".join(reply)
 
     def prompt(self, found: Retrieval) -> Prompt:
         """The prompt of one answer: the passages, each cut to its budget, and the question in
