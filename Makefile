@@ -60,7 +60,7 @@ run: install
 test:
 	$(PYTHON) tests/embed_server.py > .venv-infinity.log 2>&1 &
 	$(MAKE) install browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 # tests/test_page.py drives Chromium with a scripted LLM: fast, but it needs the browser too.
 test-fast: install browser

@@ -224,6 +224,14 @@ class Settings(BaseSettings):
         "several reports better and the second try costs time only on refused questions "
         "(docs/benchmarks.md). Applies when the two models differ.",
     )
+    shared_names: bool = Field(
+        True,
+        description="A question that asks for a name (\"Who ...\", \"Which company ...\") is "
+        "answered by the verdict model choosing among the names the retrieved articles share, "
+        "most widely shared first, when two or more articles share one; the answer is that "
+        "name, cited to the passages that mention it. The small answer model, asked to write, "
+        "often names another person from one of the reports (docs/benchmarks.md).",
+    )
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
 
     # --- serving: the web UI (`qa serve`, app.py) ------------------------------------------

@@ -29,6 +29,7 @@ from qa.answer.judge import (
     refused_answer,
 )
 from qa.answer.meaning import stated
+from qa.answer.names import LETTERS, MIN_ARTICLES, Name, asks_for_name, name_reply, shared_names
 from qa.answer.verdict import verdict_word, yes_no_reply
 from qa.config import Settings
 from qa.errors import ArticleMissingError, QuestionError, QuestionTooLongError
@@ -184,10 +185,16 @@ class Engine:
                             asked.unknown)
             yield to_answer(question, verdict, found.passages, time.perf_counter() - t0)
             return
-        messages = self.prompt(found).messages
+        names = self._names(found)
+        messages = self.prompt(found, names).messages
         if asked.yes_no:
             word = verdict_word(choose(self.verdict_llm, messages, asked.verdicts))
             text = yes_no_reply(word, found.query, asked, found.passages, found.idf)
+            if streaming:
+                yield text
+        elif names:
+            letter = verdict_word(choose(self.verdict_llm, messages, tuple(LETTERS[:len(names)])))
+            text = name_reply(names[LETTERS.index(letter)], found.passages)
             if streaming:
                 yield text
         else:
@@ -225,9 +232,22 @@ class Engine:
             yield delta
         return "".join(reply)
 
-    def prompt(self, found: Retrieval) -> Prompt:
+    def _names(self, found: Retrieval) -> list[Name]:
+        """The names offered for a question that asks for one through what named outlets
+        reported, when the passages of two or more articles share the first of them
+        (`shared_names`); else none. A question that names no report is written for: its
+        answer is as often a phrase ("opposition representatives") as a name."""
+        asked = found.asked
+        if (not self.settings.shared_names or asked.yes_no or not asked.outlets
+                or not asks_for_name(found.query)):
+            return []
+        names = shared_names(found.query, found.passages)
+        return names if names and names[0].articles >= MIN_ARTICLES else []
+
+    def prompt(self, found: Retrieval, names: list[Name] | None = None) -> Prompt:
         """The prompt of one answer: the passages, each cut to its budget, and the question in
-        the form of answer it needs (a verdict for a yes/no question)."""
+        the form of answer it needs (a verdict for a yes/no question, the letter of one of
+        `names` for a question that asks for a name)."""
         s = self.settings
         budgets = source_budgets(found.query, found.passages, s.source_chars,
                                  s.weak_source_chars, s.min_evidence, found.idf)
@@ -237,7 +257,8 @@ class Engine:
         # a verdict on them; otherwise the 0.5B model answers with a title it was shown (dev
         # accuracy 0.7 -> 0.3 with them, docs/benchmarks.md).
         headers = bool(asked.outlets or asked.dates or yes_no)
-        return build_prompt(found.query, found.passages, budgets, yes_no, headers, asked.options)
+        return build_prompt(found.query, found.passages, budgets, yes_no, headers, asked.options,
+                            tuple(n.text for n in names or ()))
 
     def condense(self, question: str, history: History | None) -> str:
         """The question as searched: a follow-up ("When will he meet him?") rewritten to stand

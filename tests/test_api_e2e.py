@@ -32,12 +32,12 @@ def server(tmp_path_factory):
     (root / "corpus").mkdir()
     shutil.copy(SEED, root / "corpus" / SEED.name)
     settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index",
-                        model_cache_dir=MODELS)
+                        model_cache_dir=MODELS, rewrite_refused=False)
     rebuild(settings)
     (root / "tokens").write_text(f"{TOKEN}\n")
     port = free_port()
     env = {**os.environ, "QA_MODEL_CACHE_DIR": str(MODELS), "HF_HUB_OFFLINE": "1",
-           "GRADIO_ANALYTICS_ENABLED": "False"}
+           "GRADIO_ANALYTICS_ENABLED": "False", "QA_REWRITE_REFUSED": "false"}
     log_path = root / "serve.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(

@@ -148,3 +148,44 @@ def test_qa_eval_claims_checks_meaning_with_the_verdict_model(engine, tmp_path) 
     assert all("meaning" in r for r in kept)  # P(Yes) of each check, for other thresholds
     lexical = qa("eval", str(tmp_path), "--claims", "--json")
     assert json.loads(lexical.stdout)["accuracy"] < 1.0  # words alone accept the near miss
+
+
+def test_a_name_two_reports_share_is_chosen_by_the_local_model(engine) -> None:
+    """A person described through facts from two outlets: the names both reports mention are
+    offered, and the verdict model picks the one the question describes."""
+    q = ("Who is the manager who, according to The Guardian, spoke about his goalkeeper's role "
+         "and, according to Sky Sports, disagreed with Jamie Carragher?")
+    found = engine.retriever.search(q)
+    names = engine._names(found)
+    assert names and any("Hag" in n.text for n in names), names
+    a = engine.ask(q)
+    assert not a.refused and "Hag" in a.text.split(".")[0], a.text
+    assert {engine.article(c.article_id).source for c in a.citations} == {"Sky Sports",
+                                                                          "The Guardian"}
+
+
+def test_a_refused_answer_is_written_again_by_the_local_verdict_model(engine) -> None:
+    """The answer model declines; the bundled verdict model writes the answer from the same
+    prompt, and it is verified like the first."""
+    from qa.models import ScriptedLLM
+
+    decliner = ScriptedLLM(lambda messages: "I cannot tell from the sources.")
+    second = Engine(engine.settings.model_copy(update={"shared_names": False}), llm=decliner,
+                    verdict_llm=engine.verdict_llm)
+    events = list(second.stream("Which app did TechCrunch report is back in operation after "
+                                "Apple tried to shut it down?"))
+    from qa.engine import REWRITING
+
+    a = events[-1]
+    assert REWRITING in events and len(decliner.calls) == 1
+    assert not a.refused and "Beeper Mini" in a.text and _articles(a) == {"mhr-a402"}, a.text
+
+
+def test_a_choice_question_is_answered_with_one_of_its_alternatives(engine) -> None:
+    q = ("Were the Sky Sports and The Guardian reports on Manchester United's manager published "
+         "on the same or a different date?")
+    assert engine.retriever.search(q).asked.options == ("Same", "Different")
+    a = engine.ask(q)
+    assert not a.refused and a.text.startswith(("Same. ", "Different. ")), a.text
+    assert {engine.article(c.article_id).source for c in a.citations} == {"Sky Sports",
+                                                                          "The Guardian"}

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from qa.answer.defang import defang
+from qa.answer.names import LETTERS
 from qa.answer.verify import coverage
 from qa.records import Passage
 from qa.text import content_tokens, sentence_spans
@@ -27,6 +28,9 @@ OPEN_TASK = ("Answer this question in one sentence using the sources above, and 
 YES_NO_TASK = ("Answer this yes/no question using the sources above. Start with Yes or No, then "
                "give the facts from the sources that decide it, citing each source number like "
                "[1]")
+# The names are offered after the question: the model replies with one letter, read from the
+# probabilities of its first token (qa/answer/names.py).
+NAMES_TASK = "Answer with the letter of the option the sources support."
 CHOICE_TASK = ("Answer this question by choosing {options}, using the sources above. Start with "
                "your choice, then give the facts from the sources that decide it, citing each "
                "source number like [1]")
@@ -89,10 +93,12 @@ def source_header(p: Passage) -> str:
 
 def build_prompt(question: str, passages: list[Passage],
                  source_chars: int | list[int] = FOCUS_CHARS, yes_no: bool = False,
-                 headers: bool = True, options: tuple[str, ...] = ()) -> Prompt:
+                 headers: bool = True, options: tuple[str, ...] = (),
+                 names: tuple[str, ...] = ()) -> Prompt:
     """The one prompt of an answer: numbered sources (with `headers`, each one's outlet, date
     and title before its text), then the question and the form of answer it needs: a verdict
-    for a yes/no one, one of the `options` of a choice question.
+    for a yes/no one, one of the `options` of a choice question, the letter of one of the
+    `names` offered for a question that asks for a name.
     `source_chars` is one budget for every passage or one per passage (`source_budgets`)."""
     budgets = (source_chars if isinstance(source_chars, list)
                else [source_chars] * len(passages))
@@ -102,11 +108,15 @@ def build_prompt(question: str, passages: list[Passage],
     for i, (p, text) in enumerate(zip(passages, sources, strict=True), start=1):
         header = source_header(p) if headers else ""
         blocks.append(f"Source [{i}]: ({header}) {text}" if header else f"Source [{i}]: {text}")
-    if options:
-        task = CHOICE_TASK.format(options=" or ".join(options))
+    if names:
+        offered = "\n".join(f"{letter}. {defang(name)}"
+                             for letter, name in zip(LETTERS[:len(names)], names, strict=True))
+        task = f"Question: {question}\n\nOptions:\n{offered}\n\n{NAMES_TASK}"
+    elif options:
+        task = CHOICE_TASK.format(options=" or ".join(options)) + f": {question}"
     else:
-        task = YES_NO_TASK if yes_no else OPEN_TASK
-    user = "\n\n".join(blocks) + f"\n\n{task}: {question}"
+        task = (YES_NO_TASK if yes_no else OPEN_TASK) + f": {question}"
+    user = "\n\n".join(blocks) + f"\n\n{task}"
     messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
     return Prompt(messages=messages, sources=sources)
 
