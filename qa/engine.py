@@ -35,7 +35,16 @@ from qa.config import Settings
 from qa.errors import ArticleMissingError, QuestionError, QuestionTooLongError
 from qa.index.reader import list_articles, read_article
 from qa.index.store import Store
-from qa.models import LLM, Embedder, choose, complete, llm_name, make_llm, until_runaway
+from qa.models import (
+    LLM,
+    Embedder,
+    choose,
+    complete,
+    llm_name,
+    make_llm,
+    until_runaway,
+    without_loops,
+)
 from qa.question import looks_english
 from qa.records import Answer, Article, Passage, RebuildSummary
 from qa.retrieve import Filters, Retrieval, Retriever
@@ -222,15 +231,15 @@ class Engine:
 
     def _write(self, llm: LLM, messages: list[dict[str, str]],
                streaming: bool) -> Generator[str, None, str]:
-        """The model's written reply to the prompt; when streaming, each delta is yielded as
-        it comes."""
+        """The model's written reply to the prompt, a phrase it repeated in a loop said once;
+        when streaming, each delta is yielded as it comes."""
         if not streaming:
-            return complete(llm, messages, self.settings.llm_max_tokens)
+            return without_loops(complete(llm, messages, self.settings.llm_max_tokens))
         reply = []
         for delta in until_runaway(llm.stream(messages, self.settings.llm_max_tokens)):
             reply.append(delta)
             yield delta
-        return "".join(reply)
+        return without_loops("".join(reply))
 
     def _names(self, found: Retrieval) -> list[Name]:
         """The names offered for a question that asks for one through what named outlets

@@ -129,6 +129,32 @@ def test_a_reply_of_nothing_but_markers_is_cut_short_and_refused(settings, embed
     assert len(pulled) == 8 and closed == [True]
 
 
+@pytest.mark.parametrize("streaming", [False, True])
+def test_a_reply_stuck_in_a_loop_is_cut_short_and_said_once(settings, embedder,
+                                                            streaming) -> None:
+    """A small model sometimes repeats a phrase up to the token limit ("opposition
+    representatives opposition representatives ..."): the engine stops reading after the
+    third time, and the answer says it once."""
+    rebuild(settings, embedder=embedder)
+    pulled: list[str] = []
+
+    class Looping:
+        name = "looping"
+
+        def stream(self, messages, max_tokens):
+            yield "Russia invited "
+            for _ in range(100):
+                pulled.append("x")
+                yield "opposition representatives "
+
+    engine = Engine(settings, llm=Looping(), embedder=embedder)
+    answer = (list(engine.stream(SEED_QUESTION))[-1] if streaming
+              else engine.ask(SEED_QUESTION))
+    assert len(pulled) == 3
+    assert not answer.refused and answer.text == (
+        "Russia invited opposition representatives [1]"), answer.text
+
+
 def test_stream_yields_deltas_then_answer(engine_factory) -> None:
     engine = engine_factory(["Russia invited opposition representatives [1]."])
     events = list(engine.stream(SEED_QUESTION))

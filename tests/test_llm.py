@@ -185,3 +185,16 @@ def test_openai_errors_are_mapped_by_type(exc, message, streaming) -> None:
         else:
             llm.complete(messages, 8)
     assert caught.value.__cause__ is exc
+
+
+@pytest.mark.parametrize(("reply", "kept"), [
+    ("Jo Park Jo Park Jo Park Jo Park Jo Park [1]", "Jo Park"),
+    ("The pier opened on Monday [1].", "The pier opened on Monday [1]."),
+    ("They won 2-1, 2-1 and 2-1 [1].", "They won 2-1, 2-1 and 2-1 [1]."),
+    ("Ha ha ha, he said [2].", "Ha ha ha, he said [2]."),
+])
+def test_a_phrase_said_over_and_over_is_cut_and_said_once(reply, kept) -> None:
+    from qa.models import until_runaway, without_loops
+
+    pieces = [reply[i:i + 3] for i in range(0, len(reply), 3)]
+    assert without_loops("".join(until_runaway(iter(pieces)))) == kept

@@ -16,6 +16,7 @@ from qa.models.base import (
     choose,
     complete,
     until_runaway,
+    without_loops,
 )
 from qa.models.bundled import model_path
 from qa.models.embed import Embedder, backend_hint
@@ -33,6 +34,7 @@ __all__ = [
     "make_llm",
     "model_path",
     "until_runaway",
+    "without_loops",
 ]
 
 

@@ -68,12 +68,16 @@ def complete(llm: LLM, messages: list[Message], max_tokens: int) -> str:
 
 _MARKERS_ONLY = re.compile(r"(?:\s*\[\d{1,3}\]\s*:?)+\s*\[?\d{0,3}")
 RUNAWAY_MARKERS = 8
+# A phrase of 4-80 characters said three times in a row, ending the text so far.
+_LOOP = re.compile(r"(?<!\w)(\w[^\n]{3,79}?)(?:[\s,;]*\1){2,}[\s,;.]*$")
+_LOOP_TAIL = 300  # characters searched for it
 
 
 def until_runaway(deltas: Iterator[str]) -> Iterator[str]:
     """The deltas of a reply, cut short when it has become nothing but a run of citation
-    markers ("[1]: [2]: [3]: ..."): a small model counting sources instead of answering, which
-    would otherwise go on to the token limit (256 tokens, ~12 s on 2 cores) and say nothing."""
+    markers ("[1]: [2]: [3]: ...") or says one phrase over and over ("Jo Smith Jo Smith Jo
+    Smith"): a small model stuck in a loop, which would otherwise go on to the token limit
+    (256 tokens, ~12 s on 2 cores) and say nothing more."""
     text = ""
     try:
         for delta in deltas:
@@ -81,10 +85,18 @@ def until_runaway(deltas: Iterator[str]) -> Iterator[str]:
             yield delta
             if text.count("[") >= RUNAWAY_MARKERS and _MARKERS_ONLY.fullmatch(text):
                 return
+            if _LOOP.search(text[-_LOOP_TAIL:]):
+                return
     finally:
         close = getattr(deltas, "close", None)
         if close is not None:
             close()  # stops the generation and releases the backend's lock now
+
+
+def without_loops(text: str) -> str:
+    """The reply with a phrase said over and over at its end said once."""
+    head, tail = text[:-_LOOP_TAIL], text[-_LOOP_TAIL:]
+    return head + _LOOP.sub(lambda m: m.group(1), tail)
 
 
 class ScriptedLLM(BaseLLM):
