@@ -134,7 +134,7 @@ def test_a_reply_stuck_in_a_loop_is_cut_short_and_said_once(settings, embedder,
                                                             streaming) -> None:
     """A small model sometimes repeats a phrase up to the token limit ("opposition
     representatives opposition representatives ..."): the engine stops reading after the
-    third time, and the answer says it once."""
+    fourth time, and the answer says it once."""
     rebuild(settings, embedder=embedder)
     pulled: list[str] = []
 
@@ -150,7 +150,7 @@ def test_a_reply_stuck_in_a_loop_is_cut_short_and_said_once(settings, embedder,
     engine = Engine(settings, llm=Looping(), embedder=embedder)
     answer = (list(engine.stream(SEED_QUESTION))[-1] if streaming
               else engine.ask(SEED_QUESTION))
-    assert len(pulled) == 3
+    assert len(pulled) == 4
     assert not answer.refused and answer.text == (
         "Russia invited opposition representatives [1]"), answer.text
 

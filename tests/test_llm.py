@@ -192,6 +192,12 @@ def test_openai_errors_are_mapped_by_type(exc, message, streaming) -> None:
     ("The pier opened on Monday [1].", "The pier opened on Monday [1]."),
     ("They won 2-1, 2-1 and 2-1 [1].", "They won 2-1, 2-1 and 2-1 [1]."),
     ("Ha ha ha, he said [2].", "Ha ha ha, he said [2]."),
+    ("It cost $2,000,000,000, the report said [1].",
+     "It cost $2,000,000,000, the report said [1]."),
+    ("Fans chanted USA! USA! USA! USA! as he spoke [1].",
+     "Fans chanted USA! USA! USA! USA! as he spoke [1]."),
+    ("They sang New York, New York, New York [3].", "They sang New York, New York, New York [3]."),
+    ("He won 6-4 6-4 6-4 6-4 in Paris [1].", "He won 6-4 6-4 6-4 6-4 in Paris [1]."),
 ])
 def test_a_phrase_said_over_and_over_is_cut_and_said_once(reply, kept) -> None:
     from qa.models import until_runaway, without_loops

@@ -35,6 +35,9 @@ PASSAGES = [
     ("Which reported it first?", False),
     ("Which percentage of the money was lost?", False),
     ("Did the firm collapse?", False),
+    ("What impact did the collapse have, according to the Harbour Post?", False),
+    ("Which of the two reports came first?", False),
+    ("Wholesale prices rose, the Harbour Post said: by how much?", False),
     ("How many traders testified?", False),
 ])
 def test_a_question_asks_for_a_name(question, asks) -> None:
@@ -127,3 +130,26 @@ def test_a_question_that_names_no_report_is_written_for(tmp_path, embedder) -> N
     a = engine.ask("Who is the pilot who warned of the storm and guided the tanker into port?")
     assert not a.refused and "Maren Holt" in a.text
     assert len(writer.calls) == 1 and picker.calls == []
+
+
+def test_two_people_of_one_surname_stay_two_names() -> None:
+    passages = [_p(1, "Officials said Donald Trump spoke first. Trump left early."),
+                _p(2, "Melania Trump opened the gala, and Trump thanked her."),
+                _p(3, "Reporters saw Donald Trump arrive.")]
+    shown = [n.text for n in shared_names("Who opened the gala?", passages)]
+    assert "Donald Trump" in shown and "Melania Trump" in shown and "Trump" in shown
+
+
+def test_a_name_is_whole_and_the_question_hides_only_whole_words() -> None:
+    passages = [_p(1, "Analysts said Bank of America and Intel gained. The bank grew."),
+                _p(2, "Shares of Bank of America rose while Intel fell.")]
+    shown = [n.text for n in shared_names(
+        "Which company, known for artificial intelligence chips, fell?", passages)]
+    assert "Bank of America" in shown and "Intel" in shown
+
+
+def test_a_long_run_of_capitals_is_not_offered() -> None:
+    text = "Readers Should Always Choose Option C Now, the post said. Dana Kessler spoke."
+    passages = [_p(1, text), _p(2, text, article="a2")]
+    shown = [n.text for n in shared_names("Who spoke?", passages)]
+    assert shown == ["Dana Kessler"], shown

@@ -18,26 +18,30 @@ from dataclasses import dataclass
 from qa.records import Passage
 
 # "Who ...", "Which company ...", "What institution ..."; not "What is/did ...", nor a question
-# after a quantity or a time ("Which year ...", "What percentage ...").
+# after a quantity, a time or a thing that is no name ("Which year ...", "What impact ...").
 _NOT_A_NAME = (
     r"(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|may|might|must|"
-    r"year|years|date|dates|day|days|month|months|week|time|times|percentage|percent|share|"
-    r"number|amount|price|prices|age|rate|score|kind|type|sort|way|reason|role|happened|"
-    r"[a-z]+ed)\b"
+    r"of|one|ones|year|years|date|dates|day|days|month|months|week|weeks|quarter|season|"
+    r"decade|time|times|percentage|percent|share|number|amount|price|prices|cost|value|size|"
+    r"distance|temperature|age|rate|score|kind|type|sort|way|reason|role|impact|effect|step|"
+    r"steps|measure|measures|change|changes|product|products|charge|charges|penalty|"
+    r"evidence|advice|information|happened|[a-z]+ed)\b"
 )
-_ASKS_NAME = re.compile(rf"^\W*(?:who|whom\b|(?:which|what)\s+(?!{_NOT_A_NAME})\w)",
+_ASKS_NAME = re.compile(rf"^\W*(?:whom?\b|(?:which|what)\s+(?!{_NOT_A_NAME})\w)",
                         re.IGNORECASE)
 # A run of capitalized words, maybe joined by "of"/"&"; dotted initials stay one word ("U.S").
 _NAME = re.compile(r"[A-Z][\w'\u2019&-]*(?:\.[A-Z][\w'-]*)*"
-                   r"(?:\s+(?:of\s+|&\s+)?[A-Z][\w'\u2019&-]*(?:\.[A-Z][\w'-]*)*)*")
+                   r"(?:[ \t]+(?:of[ \t]+|&[ \t]+)?[A-Z][\w'\u2019&-]*(?:\.[A-Z][\w'-]*)*)*")
 _CALENDAR = frozenset(
     "january february march april may june july august september october november december "
     "monday tuesday wednesday thursday friday saturday sunday".split()
 )
+_CONNECTORS = frozenset(("of", "&"))
 _POSSESSIVE = re.compile(r"['\u2019]s?$")
-_OPENS = re.compile(r"[.!?:;\"\u201c\u201d]\s*$")
+_OPENS = re.compile(r"(?:^|[.!?:;\"\u201c\u201d\n])\s*$")
 LETTERS = "ABCDE"
 MIN_ARTICLES = 2  # a name fewer articles mention is not what several reports share
+MAX_WORDS = 5  # a longer run of capitalized words is a headline or a slogan, not a name
 
 
 @dataclass(frozen=True)
@@ -62,64 +66,77 @@ def asks_for_name(question: str) -> bool:
 
 
 def _names_in(text: str, lowercase: set[str]) -> list[tuple[str, bool]]:
-    """The capitalized names of a text, each with whether it opens a sentence; without a
-    sentence's ordinary first word ("Though FTX" is "FTX": "though" appears in lower case
-    elsewhere), months and days, or a possessive."""
+    """The capitalized names of a text, each with whether it opens a sentence. A sentence's
+    ordinary first word is left out ("Though FTX" is "FTX": "though" appears in lower case
+    elsewhere), as are months, days and a possessive."""
     found = []
     for m in _NAME.finditer(text):
         words = [_POSSESSIVE.sub("", w) for w in m.group(0).split()]
-        opens = not text[:m.start()].strip() or bool(_OPENS.search(text[:m.start()]))
-        while words and (words[0].lower() in lowercase or words[0].lower() in _CALENDAR):
+        opens = bool(_OPENS.search(text[max(0, m.start() - 3):m.start()])) or m.start() == 0
+        if opens and len(words) > 1 and words[0].lower() in lowercase:
             words = words[1:]
             opens = False
-        while words and words[-1].lower() in _CALENDAR:
+        while words and (words[0].lower() in _CALENDAR or words[0] in _CONNECTORS):
+            words = words[1:]
+        while words and (words[-1].lower() in _CALENDAR or words[-1] in _CONNECTORS):
             words = words[:-1]
         name = " ".join(w for w in words if w)
-        if len(name) >= 2:
+        if len(name) >= 2 and len(words) <= MAX_WORDS:
             found.append((name, opens))
     return found
+
+
+def _said_in(question: str, name: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(name.lower())}(?!\w)", question) is not None
 
 
 def shared_names(question: str, passages: list[Passage],
                  limit: int = len(LETTERS)) -> list[Name]:
     """The names the passages mention and the question does not, most articles first (then
-    most passages). A shorter form counts wherever a longer one ending with it appears; for a
-    question about a person ("Who ...") a surname is shown with the first name most passages
-    give it ("Bankman-Fried": "Sam Bankman-Fried"). Other names keep the short form: a word
-    before a company's name is more often a headline's or a sentence's than the name's."""
+    most passages).
+
+    A shorter form counts wherever a longer one ending with it appears. When one longer form
+    alone ends with it, the two are one name; for a question about a person ("Who ...") it is
+    shown in that full form when two passages give it ("Bankman-Fried": "Sam Bankman-Fried").
+    Other names keep the short form: a word before a company's name is more often a
+    headline's or a sentence's than the name's. Two longer forms that end the same way are
+    two names ("Donald Trump", "Melania Trump"), and the short one stays a name of its own.
+    """
     person = bool(re.match(r"^\W*whom?\b", question, re.IGNORECASE))
     lowercase = {w for p in passages for w in re.findall(r"\b[a-z][a-z'-]+\b", p.text)}
     asked = question.lower()
     # A one-word name seen only at the start of a sentence is an ordinary word ("Investors"),
-    # unless it ends a longer name (a surname).
+    # unless it is an acronym ("FTX") or ends a longer name (a surname).
     seen = [(n, opens) for p in passages for n, opens in _names_in(p.text, lowercase)
-            if n.lower() not in asked]
+            if not _said_in(asked, n)]
     longer = {n for n, _ in seen if " " in n}
-    forms = longer | {n for n, opens in seen
-                      if not opens or any(m.endswith(" " + n) for m in longer)}
-    where: dict[str, list[int]] = defaultdict(list)
+    tails = {n.rsplit(" ", 1)[1] for n in longer}
+    forms = longer | {n for n, opens in seen if not opens or not n.istitle() or n in tails}
+    where: dict[str, list[int]] = {}
     for form in forms:
         pattern = re.compile(rf"(?<![\w-]){re.escape(form)}(?![\w-])")
-        where[form] = [i for i, p in enumerate(passages) if pattern.search(p.text)]
-    # A form that ends with a shorter one ("Sam Bankman-Fried", "Bankman-Fried") is the same
-    # name; the group is known by its most used full form (two words), else the short one.
-    groups: dict[str, str] = {}
-    for form in sorted(forms, key=len):
-        head = next((g for g in groups.values() if form.endswith(" " + g)), None)
-        groups[form] = head or form
-    members: dict[str, list[str]] = defaultdict(list)
-    for form, head in groups.items():
-        members[head].append(form)
+        where[form] = [i for i, p in enumerate(passages)
+                       if form in p.text and pattern.search(p.text)]
+    # Each form's longer forms, found through their last word.
+    by_last: dict[str, list[str]] = defaultdict(list)
+    for form in forms:
+        by_last[form.rsplit(" ", 1)[-1]].append(form)
+    merged: dict[str, str] = {}  # a longer form -> the short form it is one name with
+    for form in forms:
+        extended = [f for f in by_last[form.rsplit(" ", 1)[-1]]
+                    if f != form and f.endswith(" " + form)]
+        # "Reuters Two of Sam Bankman-Fried" extends "Sam Bankman-Fried": not another person.
+        extended = [f for f in extended if not any(f.endswith(" " + g) for g in extended)]
+        if len(extended) == 1:
+            merged[extended[0]] = form
     names = []
-    for head, group in members.items():
-        hits = where[head]
-        if not hits:
+    for form in forms:
+        if form in merged or not where[form]:
             continue
-        full = [f for f in group if person and f != head
-                and len(f.split()) == len(head.split()) + 1 and len(where[f]) >= 2]
-        shown = max(full, key=lambda f: len(where[f]), default=head)
-        articles = len({passages[i].article_id for i in hits})
-        names.append(Name(shown, tuple(hits), articles))
+        full = [f for f, short in merged.items() if short == form]
+        shown = full[0] if person and full and len(where[full[0]]) >= 2 else form
+        hits = where[form]
+        names.append(Name(shown, tuple(hits), len({passages[i].article_id for i in hits})))
     names.sort(key=lambda n: (-n.articles, -len(n.passages), n.text))
     return names[:limit]
 

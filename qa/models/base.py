@@ -68,15 +68,24 @@ def complete(llm: LLM, messages: list[Message], max_tokens: int) -> str:
 
 _MARKERS_ONLY = re.compile(r"(?:\s*\[\d{1,3}\]\s*:?)+\s*\[?\d{0,3}")
 RUNAWAY_MARKERS = 8
-# A phrase of 4-80 characters said three times in a row, ending the text so far.
-_LOOP = re.compile(r"(?<!\w)(\w[^\n]{3,79}?)(?:[\s,;]*\1){2,}[\s,;.]*$")
-_LOOP_TAIL = 300  # characters searched for it
+# A phrase of two or more words said four times in a row, near the end of the text so far
+# (a fifth copy may have begun). Fewer
+# repeats, or a repeated word or figure, can be what the source says ("USA! USA! USA!",
+# "6-4 6-4 6-4", "$2,000,000,000").
+_LOOP = re.compile(r"(?<!\w)(\w[^\n]{3,79}?)(?:[\s,;]*\1){3,}[^\n]{0,40}$")
+_LOOP_TAIL = 400  # characters searched for it
+
+
+def _loop(text: str) -> re.Match[str] | None:
+    m = _LOOP.search(text)
+    phrase = m.group(1).strip() if m else ""
+    return m if " " in phrase and re.search(r"[A-Za-z]", phrase) else None
 
 
 def until_runaway(deltas: Iterator[str]) -> Iterator[str]:
     """The deltas of a reply, cut short when it has become nothing but a run of citation
     markers ("[1]: [2]: [3]: ...") or says one phrase over and over ("Jo Smith Jo Smith Jo
-    Smith"): a small model stuck in a loop, which would otherwise go on to the token limit
+    Smith Jo Smith"): a small model stuck in a loop, which would otherwise go on to the token limit
     (256 tokens, ~12 s on 2 cores) and say nothing more."""
     text = ""
     try:
@@ -85,7 +94,7 @@ def until_runaway(deltas: Iterator[str]) -> Iterator[str]:
             yield delta
             if text.count("[") >= RUNAWAY_MARKERS and _MARKERS_ONLY.fullmatch(text):
                 return
-            if _LOOP.search(text[-_LOOP_TAIL:]):
+            if _loop(text[-_LOOP_TAIL:]):
                 return
     finally:
         close = getattr(deltas, "close", None)
@@ -96,7 +105,8 @@ def until_runaway(deltas: Iterator[str]) -> Iterator[str]:
 def without_loops(text: str) -> str:
     """The reply with a phrase said over and over at its end said once."""
     head, tail = text[:-_LOOP_TAIL], text[-_LOOP_TAIL:]
-    return head + _LOOP.sub(lambda m: m.group(1), tail)
+    m = _loop(tail)
+    return head + (tail[:m.start()] + m.group(1) if m else tail)
 
 
 class ScriptedLLM(BaseLLM):
