@@ -194,20 +194,18 @@ class Engine:
                             asked.unknown)
             yield to_answer(question, verdict, found.passages, time.perf_counter() - t0)
             return
-        names = self._names(found)
-        messages = self.prompt(found, names).messages
+        messages = self.prompt(found).messages
         if asked.yes_no:
             word = verdict_word(choose(self.verdict_llm, messages, asked.verdicts))
             text = yes_no_reply(word, found.query, asked, found.passages, found.idf)
             if streaming:
                 yield text
-        elif names:
-            letter = verdict_word(choose(self.verdict_llm, messages, tuple(LETTERS[:len(names)])))
-            text = name_reply(names[LETTERS.index(letter)], found.passages)
-            if streaming:
-                yield text
         else:
-            text = yield from self._write(self.llm, messages, streaming)
+            text = self._named(found, thresholds)
+            if text and streaming:
+                yield text
+            if not text:
+                text = yield from self._write(self.llm, messages, streaming)
         verdict = judge(question, text, found.passages, thresholds, found.idf, asked.yes_no,
                         verdicts=asked.verdicts)
         if (verdict.reason in (UNSUPPORTED, DECLINED) and not asked.yes_no
@@ -240,6 +238,24 @@ class Engine:
             reply.append(delta)
             yield delta
         return without_loops("".join(reply))
+
+    def _named(self, found: Retrieval, thresholds: Thresholds) -> str:
+        """The reply naming the shared name the verdict model picks (`_names`), or "" when
+        none is offered or the judge would refuse it: a question about one report may ask
+        for a name only its article gives, and the answer model writes that one."""
+        names = self._names(found)
+        if not names:
+            return ""
+        options = tuple(LETTERS[:len(names)])
+        letter = verdict_word(choose(self.verdict_llm, self.prompt(found, names).messages,
+                                     options))
+        text = name_reply(names[LETTERS.index(letter)], found.passages)
+        refused = judge(found.query, text, found.passages, thresholds, found.idf).reason
+        if refused:
+            log.info("question=%r name=%r refused=%r: written instead", found.query, text,
+                     refused)
+            return ""
+        return text
 
     def _names(self, found: Retrieval) -> list[Name]:
         """The names offered for a question that asks for one through what named outlets

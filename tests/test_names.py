@@ -153,3 +153,31 @@ def test_a_long_run_of_capitals_is_not_offered() -> None:
     passages = [_p(1, text), _p(2, text, article="a2")]
     shown = [n.text for n in shared_names("Who spoke?", passages)]
     assert shown == ["Dana Kessler"], shown
+
+
+def test_a_name_the_judge_would_refuse_is_written_for_instead(tmp_path, embedder) -> None:
+    """The name two articles share is not what a question about one report asks for: the
+    judge refuses the picked name, and the answer model writes the answer."""
+    import json
+
+    from qa import Settings
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    fair = "The chef Ivo Brand baked bread at the spring food fair, and Ivo Brand sold jam."
+    rows = [{"id": "pilot", "title": "Pilot warned of the storm", "text": RIVER,
+             "source": "Harbour Post", "date": "2024-05-03"},
+            {"id": "fair1", "title": "Food fair", "text": fair, "source": "Valley Times"},
+            {"id": "fair2", "title": "Jam sells out", "text": "Jam sold out. " + fair,
+             "source": "Valley Times"}]
+    (corpus / "news.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    rebuild(settings, embedder=embedder)
+    picker = ScriptedLLM(["A"])
+    writer = ScriptedLLM(["Maren Holt warned of the storm [1]."])
+    engine = Engine(settings, llm=writer, embedder=embedder, verdict_llm=picker)
+    q = "Who is the pilot the Harbour Post reported warned of the storm?"
+    assert engine._names(engine.retriever.search(q))[0].text == "Ivo Brand"
+    a = engine.ask(q)
+    assert not a.refused and a.text.startswith("Maren Holt"), a
+    assert len(picker.calls) == 1 and len(writer.calls) == 1
