@@ -25,6 +25,7 @@ from qa.answer.judge import (
     NO_PASSAGES,
     OFF_TOPIC,
     UNSUPPORTED,
+    Judgement,
     not_stated,
     refused_answer,
 )
@@ -195,19 +196,21 @@ class Engine:
             yield to_answer(question, verdict, found.passages, time.perf_counter() - t0)
             return
         messages = self.prompt(found).messages
-        if asked.yes_no:
-            word = verdict_word(choose(self.verdict_llm, messages, asked.verdicts))
-            text = yes_no_reply(word, found.query, asked, found.passages, found.idf)
+        named = None if asked.yes_no else self._named(found, thresholds)
+        if named:
+            text, verdict = named
             if streaming:
                 yield text
         else:
-            text = self._named(found, thresholds)
-            if text and streaming:
-                yield text
-            if not text:
+            if asked.yes_no:
+                word = verdict_word(choose(self.verdict_llm, messages, asked.verdicts))
+                text = yes_no_reply(word, found.query, asked, found.passages, found.idf)
+                if streaming:
+                    yield text
+            else:
                 text = yield from self._write(self.llm, messages, streaming)
-        verdict = judge(question, text, found.passages, thresholds, found.idf, asked.yes_no,
-                        verdicts=asked.verdicts)
+            verdict = judge(question, text, found.passages, thresholds, found.idf, asked.yes_no,
+                            verdicts=asked.verdicts)
         if (verdict.reason in (UNSUPPORTED, DECLINED) and not asked.yes_no
                 and self.settings.rewrite_refused and self.verdict_llm is not self.llm):
             log.info("question=%r first reply=%r refused=%r: rewritten by the verdict model",
@@ -239,23 +242,25 @@ class Engine:
             yield delta
         return without_loops("".join(reply))
 
-    def _named(self, found: Retrieval, thresholds: Thresholds) -> str:
-        """The reply naming the shared name the verdict model picks (`_names`), or "" when
-        none is offered or the judge would refuse it: a question about one report may ask
-        for a name only its article gives, and the answer model writes that one."""
+    def _named(self, found: Retrieval,
+               thresholds: Thresholds) -> tuple[str, Judgement] | None:
+        """The reply naming the shared name the verdict model picks (`_names`) and its
+        judgement, or None when none is offered or the judge refuses it: a question about one
+        report may ask for a name only its article gives, and the answer model writes that
+        one."""
         names = self._names(found)
         if not names:
-            return ""
+            return None
         options = tuple(LETTERS[:len(names)])
         letter = verdict_word(choose(self.verdict_llm, self.prompt(found, names).messages,
                                      options))
         text = name_reply(names[LETTERS.index(letter)], found.passages)
-        refused = judge(found.query, text, found.passages, thresholds, found.idf).reason
-        if refused:
+        verdict = judge(found.query, text, found.passages, thresholds, found.idf)
+        if verdict.refused:
             log.info("question=%r name=%r refused=%r: written instead", found.query, text,
-                     refused)
-            return ""
-        return text
+                     verdict.reason)
+            return None
+        return text, verdict
 
     def _names(self, found: Retrieval) -> list[Name]:
         """The names offered for a question that asks for one through what named outlets

@@ -72,7 +72,7 @@ def _names_in(text: str, lowercase: set[str]) -> list[tuple[str, bool]]:
     found = []
     for m in _NAME.finditer(text):
         words = [_POSSESSIVE.sub("", w) for w in m.group(0).split()]
-        opens = bool(_OPENS.search(text[max(0, m.start() - 3):m.start()])) or m.start() == 0
+        opens = bool(_OPENS.search(text[max(0, m.start() - 3):m.start()]))
         if opens and len(words) > 1 and words[0].lower() in lowercase:
             words = words[1:]
             opens = False

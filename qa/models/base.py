@@ -69,9 +69,8 @@ def complete(llm: LLM, messages: list[Message], max_tokens: int) -> str:
 _MARKERS_ONLY = re.compile(r"(?:\s*\[\d{1,3}\]\s*:?)+\s*\[?\d{0,3}")
 RUNAWAY_MARKERS = 8
 # A phrase of two or more words said four times in a row, near the end of the text so far
-# (a fifth copy may have begun). Fewer
-# repeats, or a repeated word or figure, can be what the source says ("USA! USA! USA!",
-# "6-4 6-4 6-4", "$2,000,000,000").
+# (a fifth copy may have begun). Fewer repeats, or a repeated word or figure, can be what the
+# source says ("USA! USA! USA!", "6-4 6-4 6-4", "$2,000,000,000").
 _LOOP = re.compile(r"(?<!\w)(\w[^\n]{3,79}?)(?:[\s,;]*\1){3,}[^\n]{0,40}$")
 _LOOP_TAIL = 400  # characters searched for it
 
@@ -85,8 +84,8 @@ def _loop(text: str) -> re.Match[str] | None:
 def until_runaway(deltas: Iterator[str]) -> Iterator[str]:
     """The deltas of a reply, cut short when it has become nothing but a run of citation
     markers ("[1]: [2]: [3]: ...") or says one phrase over and over ("Jo Smith Jo Smith Jo
-    Smith Jo Smith"): a small model stuck in a loop, which would otherwise go on to the token limit
-    (256 tokens, ~12 s on 2 cores) and say nothing more."""
+    Smith Jo Smith"): a small model stuck in a loop, which would otherwise go on to the token
+    limit (256 tokens, ~12 s on 2 cores) and say nothing more."""
     text = ""
     try:
         for delta in deltas:
