@@ -67,6 +67,40 @@ def test_a_company_keeps_its_short_name() -> None:
     assert shared_names("Which company reported sales?", passages)[0].text == "Corvane"
 
 
+def test_an_abbreviation_is_one_name_with_the_name_it_stands_for() -> None:
+    passages = [_p(1, "The Northland Monetary Authority held rates, officials said."),
+                _p(2, "Traders expect the NMA to cut in spring."),
+                _p(3, "Savers watched the NMA closely."),
+                _p(4, "Calder Freight and the Fed both spoke. Analysts cited the Federal "
+                      "Reserve and Federal Reserve Chair Ana Ruiz.")]
+    names = shared_names("Which institution held rates?", passages)
+    by_text = {n.text: n for n in names}
+    assert by_text["Northland Monetary Authority (NMA)"].passages == (0, 1, 2)
+    assert names[0].text == "Northland Monetary Authority (NMA)"
+    assert "NMA" not in by_text and "Northland Monetary Authority" not in by_text
+    assert "Federal Reserve (Fed)" in by_text  # the shortest name it begins
+
+
+@pytest.mark.parametrize(("texts", "shown"), [
+    # two names it could stand for: it stays as written
+    (["The Northland Monetary Authority met.", "The National Music Academy met.",
+      "Later the NMA met again."], "NMA"),
+    # a title before a name is no abbreviation
+    (["Gen. Mark Ostrow spoke.", "General Motors cut jobs.", "Later Gen spoke."], "Gen"),
+])
+def test_an_abbreviation_is_expanded_only_when_it_is_clear(texts, shown) -> None:
+    passages = [_p(i, t) for i, t in enumerate(texts)]
+    assert shown in [n.text for n in shared_names("Who met?", passages)]
+
+
+def test_the_abbreviation_of_the_question_s_own_name_is_not_offered() -> None:
+    passages = [_p(1, "The Northland Monetary Authority met Dana Kessler."),
+                _p(2, "Later the NMA praised Dana Kessler.")]
+    shown = [n.text for n in shared_names(
+        "Who did the Northland Monetary Authority meet?", passages)]
+    assert shown == ["Dana Kessler"], shown
+
+
 def test_the_reply_cites_one_passage_of_each_article() -> None:
     names = shared_names("Who is the founder that prosecutors accuse?", PASSAGES)
     assert name_reply(names[1], PASSAGES) == "Tom Reyes [2][3]."

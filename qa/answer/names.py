@@ -37,6 +37,7 @@ _CALENDAR = frozenset(
     "monday tuesday wednesday thursday friday saturday sunday".split()
 )
 _CONNECTORS = frozenset(("of", "&"))
+_ARTICLE_WORDS = frozenset(("the", "of", "and", "&", "for"))
 _POSSESSIVE = re.compile(r"['\u2019]s?$")
 _OPENS = re.compile(r"(?:^|[.!?:;\"\u201c\u201d\n])\s*$")
 LETTERS = "ABCDE"
@@ -86,6 +87,36 @@ def _names_in(text: str, lowercase: set[str]) -> list[tuple[str, bool]]:
     return found
 
 
+def abbreviates(short: str, full: str) -> bool:
+    """Whether one word is an abbreviation of a longer name: its initials ("RA": "Rugby
+    Australia") or the start of its first word ("Fed": "Federal Reserve")."""
+    words = full.split()
+    if " " in short or len(words) < 2:
+        return False
+    if short.isupper() and 2 <= len(short) <= 6:
+        initials = "".join(w[0] for w in words if w.lower() not in _ARTICLE_WORDS)
+        return initials.upper() == short
+    first = words[0]
+    return (short.istitle() and len(short) >= 3 and len(first) > len(short)
+            and first.startswith(short) and first[len(short)].isalpha())
+
+
+def _expansions(forms: set[str], longer: set[str], text: str) -> dict[str, str]:
+    """Each one-word form that abbreviates exactly one of the longer names, mapped to it (the
+    shortest of the names that begin alike: "Federal Reserve", not "Federal Reserve Chair
+    Jerome Powell"). A word the text writes with a period before a name is a title ("Gen.
+    Mark Milley"), not an abbreviation of "General Motors"."""
+    found = {}
+    for form in forms:
+        if " " in form or re.search(rf"(?<![\w.]){re.escape(form)}\.\s+[A-Z]", text):
+            continue
+        full = [f for f in longer if abbreviates(form, f)]
+        full = [f for f in full if not any(g != f and f.startswith(g + " ") for g in full)]
+        if len(full) == 1:
+            found[form] = full[0]
+    return found
+
+
 def _said_in(question: str, name: str) -> bool:
     return re.search(rf"(?<!\w){re.escape(name.lower())}(?!\w)", question) is not None
 
@@ -101,17 +132,25 @@ def shared_names(question: str, passages: list[Passage],
     Other names keep the short form: a word before a company's name is more often a
     headline's or a sentence's than the name's. Two longer forms that end the same way are
     two names ("Donald Trump", "Melania Trump"), and the short one stays a name of its own.
+    An abbreviation of exactly one longer name is that name and shown with it ("Federal
+    Reserve (Fed)"), so the answer carries the name in full.
     """
     person = bool(re.match(r"^\W*whom?\b", question, re.IGNORECASE))
     lowercase = {w for p in passages for w in re.findall(r"\b[a-z][a-z'-]+\b", p.text)}
     asked = question.lower()
     # A one-word name seen only at the start of a sentence is an ordinary word ("Investors"),
     # unless it is an acronym ("FTX") or ends a longer name (a surname).
-    seen = [(n, opens) for p in passages for n, opens in _names_in(p.text, lowercase)
-            if not _said_in(asked, n)]
+    every = [(n, opens) for p in passages for n, opens in _names_in(p.text, lowercase)]
+    seen = [(n, opens) for n, opens in every if not _said_in(asked, n)]
     longer = {n for n, _ in seen if " " in n}
     tails = {n.rsplit(" ", 1)[1] for n in longer}
     forms = longer | {n for n, opens in seen if not opens or not n.istitle() or n in tails}
+    # An abbreviation is one name with the name it abbreviates, and no answer when that name
+    # is the question's own.
+    expanded = _expansions(forms, {n for n, _ in every if " " in n},
+                           "\n".join(p.text for p in passages))
+    forms -= {short for short, full in expanded.items() if _said_in(asked, full)}
+    expanded = {short: full for short, full in expanded.items() if full in forms}
     where: dict[str, list[int]] = {}
     for form in forms:
         pattern = re.compile(rf"(?<![\w-]){re.escape(form)}(?![\w-])")
@@ -129,13 +168,21 @@ def shared_names(question: str, passages: list[Passage],
         extended = [f for f in extended if not any(f.endswith(" " + g) for g in extended)]
         if len(extended) == 1:
             merged[extended[0]] = form
+    abbreviated = {full: short for short, full in expanded.items()
+                   if full not in merged and short not in merged.values()}
     names = []
     for form in forms:
-        if form in merged or not where[form]:
+        if form in merged or (form in expanded and expanded[form] in abbreviated):
             continue
         full = [f for f, short in merged.items() if short == form]
         shown = full[0] if person and full and len(where[full[0]]) >= 2 else form
         hits = where[form]
+        if form in abbreviated:
+            short = abbreviated[form]
+            shown = f"{form} ({short})"
+            hits = sorted(set(hits) | set(where[short]))
+        if not hits:
+            continue
         names.append(Name(shown, tuple(hits), len({passages[i].article_id for i in hits})))
     names.sort(key=lambda n: (-n.articles, -len(n.passages), n.text))
     return names[:limit]
