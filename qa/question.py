@@ -19,10 +19,25 @@ _AUXILIARY = re.compile(rf"^\W*{_AUX}", re.IGNORECASE)
 # auxiliary belongs to a clause of a question that asks for a thing.
 _LEAD = re.compile(
     r"^\W*(?:between|before|after|following|since|considering|given|based\s+on|according\s+to|"
-    r"in|on|from|when|while|as|during|prior\s+to|comparing)\b"
-    r"(?:(?!\b(?:which|who|whom|whose|what|where|why|how)\b)[^?])*?,\s*(?:and\s+)?"
+    r"in|on|from|when|while|as|during|prior\s+to|comparing|regarding)\b"
+    r"(?:(?!\b(?:which|who|whom|whose|what|where|why|how)\b)[^?])*?,\s*"
+    r"['\"\u2019\u201d]?\s*(?:and\s+)?"
     rf"{_AUX}", re.IGNORECASE)
 _CHOICE = re.compile(r"\bor\b(?![^?]*\b(?:not|no)\b)[^,;?]{0,60}\?\s*$", re.IGNORECASE)
+# A yes/no question that restates its "No" as a question of its own ("Do the reports agree on
+# the fee, or do they give different figures?") asks for a verdict on the first; "Did the
+# mayor speak first, or did the governor?" offers no such opposite and is no yes/no question.
+_RESTATED_NO = re.compile(
+    rf",\s*or\s+{_AUX}[^?]*\b(?:differ|differs|differed|different|differing|discrepanc\w*|"
+    r"disagree\w*|contradict\w*|inconsisten\w*|variations?|vary|varies|deny|denies|"
+    r"conflict\w*|change|changed|changes)\b[^?]*\?\s*$", re.IGNORECASE)
+# The word a question restating its "No" asks about, and its opposite: "Do they agree on the
+# fee, or do they give different figures?" is answered "Agree" or "Disagree", not "Yes".
+_SAMENESS = {"agree": "disagree", "same": "different", "similar": "different",
+             "consistent": "inconsistent", "consistently": "inconsistently",
+             "align": "differ", "aligned": "differed"}
+# Alternatives written after the question in parentheses: "... the same? (consistent/inconsistent)".
+_SLASHED = re.compile(r"\(\s*([A-Za-z]+)\s*/\s*([A-Za-z]+)\s*\)\s*$")
 # Names offered as alternatives at the end of a question ("Which outlet said it first,
 # TechCrunch or The Verge?"): the answer is one of them, chosen like a verdict.
 _WORD = r"[\w'\u2019&.|-]+"
@@ -71,7 +86,8 @@ class Analysis:
 def is_yes_no(question: str) -> bool:
     """True for a question answered by Yes or No ("Does ...?", "Was there ...?")."""
     asks = _AUXILIARY.match(question) or _LEAD.match(question)
-    return bool(asks) and not _CHOICE.search(question)
+    return bool(asks) and (not _CHOICE.search(question)
+                           or _RESTATED_NO.search(question) is not None)
 
 
 def choice_options(question: str) -> tuple[str, ...]:
@@ -79,9 +95,21 @@ def choice_options(question: str) -> tuple[str, ...]:
     verdict or a thing. Two forms count, in a question that opens like a yes/no one:
     a pair of opposites ("Were the reports consistent or inconsistent with ...?",
     "... before or after ...?") and names closing it ("Which outlet said so first, TechCrunch
-    or The Verge?", also after a question of its own). Other alternatives ("Did they report
-    on conditions or treatments?") are not a choice: Yes or No answers them."""
+    or The Verge?", also after a question of its own), and two words in parentheses closing
+    it ("(consistent/inconsistent)"), and a question that restates its "No" as a question of
+    its own, by the word of sameness it asks about ("Do they agree on X, or do they report
+    different figures?": Agree or Disagree). Other alternatives ("Did they report on conditions or
+    treatments?") are not a choice: Yes or No answers them."""
+    slashed = _SLASHED.search(question)
+    if slashed:
+        a, b = slashed.group(1).capitalize(), slashed.group(2).capitalize()
+        return () if (a, b) == VERDICTS or a.lower() == b.lower() else (a, b)
     opens = bool(_AUXILIARY.match(question) or _LEAD.match(question))
+    restated = _RESTATED_NO.search(question)
+    if opens and restated:
+        same = re.findall(rf"\b(?:{'|'.join(_SAMENESS)})\b", question[:restated.start()],
+                          re.IGNORECASE)
+        return (same[0].capitalize(), _SAMENESS[same[0].lower()].capitalize()) if same else ()
     for m in _PAIR.finditer(question):
         a, b = m.group("a"), m.group("b")
         if opens and _opposite(a, b):

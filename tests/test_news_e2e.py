@@ -189,3 +189,13 @@ def test_a_choice_question_is_answered_with_one_of_its_alternatives(engine) -> N
     assert not a.refused and a.text.startswith(("Same. ", "Different. ")), a.text
     assert {engine.article(c.article_id).source for c in a.citations} == {"Sky Sports",
                                                                           "The Guardian"}
+
+
+def test_a_question_restating_its_no_is_answered_with_its_word(engine) -> None:
+    q = ("Do Sky Sports and The Guardian agree that Erik ten Hag is Manchester United's "
+         "manager, or do they give different accounts?")
+    assert engine.retriever.search(q).asked.options == ("Agree", "Disagree")
+    a = engine.ask(q)
+    assert not a.refused and a.text.startswith(("Agree. ", "Disagree. ")), a.text
+    assert {engine.article(c.article_id).source for c in a.citations} == {"Sky Sports",
+                                                                          "The Guardian"}

@@ -30,6 +30,15 @@ SOURCES = ["The Harbour Ledger", "Valley Wire", "The Independent - Sports",
      "ferries, is both facing a strike and planning a new terminal?", False),
     ("Given the reports on the strike, who, according to Valley Wire, was paid, and was it "
      "the crews?", False),
+    # the "No" restated as a question of its own: still a verdict on the first
+    ("Do the Harbour Ledger and Valley Wire agree on the crews' pay, or do they give "
+     "different figures?", True),
+    ("Has the Ledger kept its view of the strike, or has there been a change in its tone?",
+     True),
+    ("Did the mayor speak first, or did the governor?", False),
+    ("Regarding the ferry strike, did Valley Wire report its end?", True),
+    ('After the Ledger quoted the union saying "we will not sail," did Valley Wire report '
+     "the strike's end?", True),
 ])
 def test_yes_no_questions_are_told_apart(question: str, expected: bool) -> None:
     assert is_yes_no(question) is expected
@@ -159,6 +168,14 @@ def test_a_question_about_an_outlet_the_archive_lacks_is_refused_with_the_reason
      ("Harbour Ledger", "Valley Wire")),
     ("Which outlet said the raise was 6 percent? The Harbour Ledger or Valley Wire?",
      ("The Harbour Ledger", "Valley Wire")),
+    ("Given the two reports, is the Ledger's figure in line with Valley Wire's? "
+     "(consistent/inconsistent)", ("Consistent", "Inconsistent")),
+    ("Did the Ledger report the strike's end? (yes/no)", ()),
+    ("Do the Harbour Ledger and Valley Wire agree on the crews' pay, or do they give "
+     "different figures?", ("Agree", "Disagree")),
+    ("Did both outlets report the same fee, or is there a discrepancy between them?",
+     ("Same", "Different")),
+    ("Do both reports say the crews went home, or do they give different accounts?", ()),
     # alternatives that are not a choice: Yes or No answers them, or a thing is asked for
     ("Did the Ledger report on the crews' wages or hours?", ()),
     ("Is the new terminal in the north or the south of the port?", ()),
