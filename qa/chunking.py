@@ -76,8 +76,10 @@ class Chunker:
         for s, e, is_gap in _cover_gaps(text, spans):
             bounded.extend(self._enforce_limit(text, s, e) if is_gap else [(s, e)])
         spans = bounded
+        tokens = self._tokens
         return [
-            Chunk(article.id, i, text[s:e], s, e) for i, (s, e) in enumerate(spans)
+            Chunk(article.id, i, text[s:e], s, e, tokens.ids(s, e) if tokens else None)
+            for i, (s, e) in enumerate(spans)
         ]
 
     def _enforce_limit(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -101,9 +103,10 @@ class _ArticleTokens:
     """An article tokenized once, answering for any span that starts and ends between words
     (a span that cuts a word answers None: the caller tokenizes it on its own)."""
 
-    def __init__(self, text: str, tokens: list[tuple[int, int]],
+    def __init__(self, text: str, ids: list[int], tokens: list[tuple[int, int]],
                  words: list[tuple[int, int]]) -> None:
         self.text = text
+        self.token_ids = ids
         self.tokens = tokens
         self.token_starts = [s for s, _ in tokens]
         self.word_starts = [s for s, _ in words]
@@ -135,6 +138,11 @@ class _ArticleTokens:
         """The word-pieces' character spans within text[start:end], or None."""
         found = self._range(start, end)
         return None if found is None else self.tokens[found[0]:found[1]]
+
+    def ids(self, start: int, end: int) -> tuple[int, ...] | None:
+        """The word-pieces' ids of text[start:end], or None."""
+        found = self._range(start, end)
+        return None if found is None else tuple(self.token_ids[found[0]:found[1]])
 
 
 def _locate(text: str, piece: str, cursor: int) -> tuple[int, int] | None:

@@ -72,11 +72,25 @@ def test_span_counts_from_one_tokenization_match_tokenizing_the_span(embedder) -
         piece = text[a:b]
         offsets = whole.offsets(a, b)
         if offsets is None:
+            assert whole.ids(a, b) is None
             declined += 1
             continue
         answered += 1
         own = tok(piece, add_special_tokens=False, return_offsets_mapping=True)
         assert [(a + s, a + e) for s, e in own["offset_mapping"]] == offsets, (a, b, piece)
+        assert whole.ids(a, b) == tuple(own["input_ids"]), (a, b, piece)
         whole.cursor = 0
         assert whole.count(piece) in (None, len(own["input_ids"]))
     assert answered > 300 and declined > 300
+
+
+def test_chunks_carry_the_word_pieces_the_encoder_would_make(chunker, embedder) -> None:
+    """A chunk's `tokens` are exactly its own tokenization (what the encoder would compute).
+    (A span that cuts a word has none: see the test above.)"""
+    rows = dev_articles(30)
+    chunks = [c for r in rows
+              for c in chunker.split(make_article(r["id"], r["text"], r, "a.jsonl"))]
+    known = [c for c in chunks if c.tokens is not None]
+    assert len(known) >= len(chunks) * 0.9
+    for c in known:
+        assert list(c.tokens) == embedder.tokenizer.encode(c.text, add_special_tokens=False)

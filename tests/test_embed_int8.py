@@ -76,6 +76,42 @@ def test_export_is_local_cached_and_close_to_fp32(int8, fp32, onnx_cache, monkey
     assert np.allclose(again.encode([texts[0]]), int8.encode([texts[0]]), atol=1e-6)
 
 
+def test_known_word_pieces_give_the_vectors_tokenizing_gives(int8) -> None:
+    """The rebuild hands the encoder each chunk's word-pieces from the chunker's one pass over
+    the article; the vectors are exactly those of tokenizing the texts, group by group, with
+    unknown ones (None) tokenized."""
+    from qa.chunking import Chunker
+    from qa.corpus import make_article
+
+    chunker = Chunker(int8.new_tokenizer(), int8.max_tokens, 200, 30)
+    chunks = [c for r in dev_articles(12)
+              for c in chunker.split(make_article(r["id"], r["text"], r, "a.jsonl"))]
+    texts = [c.text for c in chunks]
+    tokens = [c.tokens for c in chunks]
+    assert sum(t is not None for t in tokens) >= 15
+    tokens[1] = tokens[5] = None
+    groups, known = [texts[:17], [], texts[17:]], [tokens[:17], [], tokens[17:]]
+    got = list(int8.encode_groups(groups, known))
+    assert [g.shape[0] for g in got] == [17, 0, len(texts) - 17]
+    assert np.array_equal(np.concatenate([got[0], got[2]]),
+                          np.concatenate([int8.encode(texts[:17]), int8.encode(texts[17:])]))
+    wrong = [[(7592,) * 5 if t is not None else None for t in g] for g in known]
+    assert not np.allclose(next(int8.encode_groups(groups, wrong)), got[0])
+
+
+def test_callers_in_several_threads_share_the_encoder(int8) -> None:
+    """A question embedded while a rebuild encodes gets its own vectors, unchanged."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [f"{a['title']}. {a['text'][:600]}" for a in dev_articles(24)]
+    groups = [texts[i::4] for i in range(4)]
+    alone = [int8.encode(g) for g in groups]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(int8.encode, groups * 3))
+    for k, got in enumerate(together):
+        assert np.array_equal(got, alone[k % 4])
+
+
 def test_export_leaves_the_working_folder_clean(tmp_path, monkeypatch) -> None:
     """onnxruntime's quantizer drops `sym_shape_infer_temp.onnx` and a 90 MB `<uuid>.data` into
     the current folder; the export runs in a scratch folder so nothing lands where qa runs."""

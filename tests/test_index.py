@@ -253,11 +253,12 @@ def test_embedding_failure_stops_the_reader(settings, embedder, corpus_dir, monk
     monkeypatch.setattr(index_mod, "READ_AHEAD", 2)  # the reader blocks on a full queue
     calls = []
 
-    def boom(texts):
-        calls.append(len(texts))
+    def boom(groups, tokens=None):
+        calls.append(len(groups))
         raise RuntimeError("embedding crashed")
+        yield
 
-    monkeypatch.setattr(embedder, "encode", boom)
+    monkeypatch.setattr(embedder, "encode_groups", boom)
     with pytest.raises(RuntimeError, match="embedding crashed"):
         rebuild(settings, embedder=embedder)
     assert calls and _reader_threads() == []

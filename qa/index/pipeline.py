@@ -98,9 +98,11 @@ def embed_groups(
     order = sorted(range(len(pieces)), key=lambda i: -len(pieces[i][1].text))
     size = embedder.batch_size * max(1, WRITE_GROUP // embedder.batch_size)
     log.info("stage=embed chunks=%d", len(pieces))
-    for start in range(0, len(order), size):
-        group = [pieces[i] for i in order[start : start + size]]
-        yield group, embedder.encode([c.text for _, c in group])
+    groups = [[pieces[i] for i in order[start : start + size]]
+              for start in range(0, len(order), size)]
+    vectors = embedder.encode_groups([[c.text for _, c in g] for g in groups],
+                                     [[c.tokens for _, c in g] for g in groups])
+    yield from zip(groups, vectors, strict=True)
 
 
 def write_articles(store: Store, items: list[tuple[Article, list[Chunk]]], gen: int) -> None:

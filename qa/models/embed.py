@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -239,18 +240,33 @@ class Embedder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit-length float32 vectors, one row per text."""
+        return next(self.encode_groups([texts]))
+
+    def encode_groups(self, groups: list[list[str]],
+                      tokens: list[list[Sequence[int] | None]] | None = None,
+                      ) -> Iterator[np.ndarray]:
+        """`encode` of each group in turn. The onnx-int8 backend keeps its workers busy from
+        one group into the next, and takes the texts' word-piece ids from `tokens` where
+        given (OnnxEncoder.encode_groups); the others tokenize."""
         if self.server is not None:  # thread-safe; it runs its own requests in parallel
-            return self.server.encode(texts)
-        with self._lock:
-            if self.backend == "onnx-int8":
-                return self.onnx.encode(texts)
-            return self.model.encode(
-                texts,
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+            for texts in groups:
+                yield self.server.encode(texts)
+            return
+        if self.backend == "onnx-int8":
+            with self._lock:
+                onnx = self.onnx
+            yield from onnx.encode_groups(groups, tokens)  # thread-safe
+            return
+        for texts in groups:
+            with self._lock:
+                vectors = self.model.encode(
+                    texts,
+                    batch_size=self.batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+            yield vectors
 
     def encode_query(self, text: str) -> list[float]:
         return self.encode([text])[0].tolist()

@@ -14,7 +14,9 @@ import json
 import logging
 import os
 import tempfile
+import threading
 import warnings
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -157,7 +159,15 @@ def _export(model_dir: Path, out: Path) -> None:
 
 
 class OnnxEncoder:
-    """Encodes texts to unit vectors with the int8 ONNX model (exported on first use)."""
+    """Encodes texts to unit vectors with the int8 ONNX model (exported on first use).
+
+    Batches run side by side, one per CPU, each on a single thread, rather than one batch at a
+    time spread over every CPU. A batch split over threads waits at every operator for its
+    slowest thread, so any other busy thread on these cores (the rebuild's reader and writer,
+    llama.cpp in `qa serve`, another process) stalls all of them; batches that run on their
+    own lose only the CPU that is taken. On 2 cores, 609 news articles: raw encode 130 s against
+    157 s, rebuild 152 s against 187 s (docs/benchmarks.md).
+    """
 
     def __init__(self, model_dir: Path, cache_dir: Path, tokenizer: Any, max_tokens: int,
                  batch_size: int) -> None:
@@ -169,14 +179,8 @@ class OnnxEncoder:
 
         options = ort.SessionOptions()
         options.log_severity_level = 3  # errors only: library code does not print
-        # onnxruntime's default is one thread per *physical* core, which is one on some 2-vCPU
-        # machines; use every CPU this process may run on (as torch does).
-        options.intra_op_num_threads = len(os.sched_getaffinity(0))
-        # Idle threads wait blocked instead of spinning: with any other busy thread on these
-        # cores (the rebuild's reader and writer, llama.cpp in `qa serve`, another process),
-        # spinning workers take CPU from the ones with work. On 2 shared cores with another
-        # process busy, 600 news chunks encoded in 21 s instead of 41 s (docs/benchmarks.md).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
         try:
             self.session = ort.InferenceSession(str(self.path), options,
                                                 providers=["CPUExecutionProvider"])
@@ -187,29 +191,113 @@ class OnnxEncoder:
         self.tokenizer = tokenizer
         self.max_tokens = max_tokens
         self.batch_size = batch_size
+        # Every CPU this process may run on (onnxruntime's own default counts physical cores,
+        # which is one on some 2-vCPU machines).
+        self.workers = len(os.sched_getaffinity(0))
+        self._pool: Any = None
+        self._lock = threading.Lock()  # the tokenizer is not shared between threads
+        self._specials = _specials(tokenizer)
 
     def encode(self, texts: list[str]) -> Any:
+        """One row per text, in order."""
+        return next(self.encode_groups([texts]))
+
+    def encode_groups(self, groups: Iterable[list[str]],
+                      tokens: Iterable[list[Sequence[int] | None]] | None = None,
+                      ) -> Iterator[Any]:
+        """The vectors of each group of texts, group by group, as `encode` gives them, with
+        the next group's batches already running while one is handed back (no worker waits
+        for the last batch of a group). `tokens`, beside each group: the texts' word-piece
+        ids where the caller has them (Chunk.tokens), used instead of tokenizing again.
+        Callers in several threads share the workers."""
+        import collections
+        from concurrent.futures import Future, ThreadPoolExecutor
+
         import numpy as np
 
-        out = np.zeros((len(texts), 0), dtype=np.float32)
-        # Longest first, as sentence-transformers does: batches of similar length pad little.
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        for start in range(0, len(texts), self.batch_size):
-            idx = order[start:start + self.batch_size]
-            enc = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
-                                 max_length=self.max_tokens, return_tensors="np")
-            feed = {n: enc[n].astype(np.int64) for n in self.inputs}
-            hidden = self.session.run(None, feed)[0]
-            if self.pooling == "cls":
-                vecs = hidden[:, 0]
-            else:
-                mask = enc["attention_mask"][..., None].astype(np.float32)
-                vecs = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
-            vecs = vecs / np.clip(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12, None)
-            if out.shape[1] == 0:
-                out = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
-            out[idx] = vecs
-        return out
+        with self._lock:
+            if self._pool is None and self.workers > 1:
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="qa-onnx")
+        # (group's output, its rows, batch's rows, vectors or their future, last batch?)
+        pending: collections.deque[tuple[list[Any], Any, list[int], Any, bool]] = \
+            collections.deque()
+
+        def finished() -> Iterator[Any]:
+            out, rows, idx, work, last = pending.popleft()
+            if work is not None:
+                vecs = work.result() if isinstance(work, Future) else work
+                if not out:
+                    out.append(np.zeros((rows, vecs.shape[1]), dtype=np.float32))
+                out[0][idx] = vecs
+            if last:
+                yield out[0]
+
+        known = iter(tokens) if tokens is not None else None
+        for texts in groups:
+            ids = next(known) if known is not None else None
+            if not texts:
+                pending.append(([np.zeros((0, 0), dtype=np.float32)], 0, [], None, True))
+                continue
+            out: list[Any] = []
+            # Longest first, as sentence-transformers does: batches of similar length pad
+            # little (and a text's vector depends a little on its batch: int8 activations are
+            # scaled per batch).
+            order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start:start + self.batch_size]
+                feed = self._feed([texts[i] for i in idx],
+                                  [ids[i] for i in idx] if ids is not None else None)
+                work = self._pool.submit(self._vectors, *feed) if self._pool is not None \
+                    else self._vectors(*feed)
+                pending.append((out, len(texts), idx, work,
+                                start + self.batch_size >= len(order)))
+                while len(pending) > 2 * self.workers:
+                    yield from finished()
+        while pending:
+            yield from finished()
+
+    def _feed(self, batch: list[str], ids: list[Sequence[int] | None] | None = None,
+              ) -> tuple[dict[str, Any], Any]:
+        """The model's inputs for a batch, and its attention mask (for the pooling): from
+        the texts' known word-piece ids when every one is known and fits, else tokenized."""
+        import numpy as np
+
+        if ids is not None and self._specials is not None and all(
+                x is not None and len(x) + self._specials[2] <= self.max_tokens for x in ids):
+            before, after, _, pad = self._specials
+            rows = [[*before, *x, *after] for x in ids]  # type: ignore[misc]
+            width = max(len(r) for r in rows)
+            enc = {"input_ids": np.full((len(rows), width), pad, dtype=np.int64),
+                   "attention_mask": np.zeros((len(rows), width), dtype=np.int64),
+                   "token_type_ids": np.zeros((len(rows), width), dtype=np.int64)}
+            for k, r in enumerate(rows):
+                enc["input_ids"][k, :len(r)] = r
+                enc["attention_mask"][k, :len(r)] = 1
+        else:
+            with self._lock:
+                enc = self.tokenizer(batch, padding=True, truncation=True,
+                                     max_length=self.max_tokens, return_tensors="np")
+        return {n: enc[n].astype(np.int64) for n in self.inputs}, enc["attention_mask"]
+
+    def _vectors(self, feed: dict[str, Any], mask: Any) -> Any:
+        import numpy as np
+
+        hidden = self.session.run(None, feed)[0]
+        if self.pooling == "cls":
+            vecs = hidden[:, 0]
+        else:
+            m = mask[..., None].astype(np.float32)
+            vecs = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+        return vecs / np.clip(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12, None)
+
+
+def _specials(tokenizer: Any) -> tuple[list[int], list[int], int, int] | None:
+    """(ids before a text, ids after it, their number, the padding id) of the tokenizer, or
+    None when it cannot say (then the encoder always tokenizes)."""
+    if not hasattr(tokenizer, "special_ids"):
+        return None
+    before, after = tokenizer.special_ids()
+    return before, after, len(before) + len(after), tokenizer.pad_id()
 
 
 if __name__ == "__main__":

@@ -45,8 +45,9 @@ class FastTokenizer:
                 and isinstance(tok.pre_tokenizer, pre_tokenizers.BertPreTokenizer)
                 and isinstance(tok.model, models.WordPiece))
 
-    def words(self, text: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-        """(each token's character span, each word's character span), special tokens left out.
+    def words(self, text: str) -> tuple[list[int], list[tuple[int, int]], list[tuple[int, int]]]:
+        """(token ids, each token's character span, each word's character span), special
+        tokens left out.
 
         A word is what the pre-tokenizer splits off (a run of letters and digits, or one
         punctuation mark); its span runs from its first token's start to its last one's end.
@@ -61,7 +62,22 @@ class FastTokenizer:
             else:
                 words.append((s, e))
                 last = w
-        return offsets, words
+        return enc.ids, offsets, words
+
+    def pad_id(self) -> int:
+        """The id padding uses (as `__call__` pads)."""
+        pad = self._tok.token_to_id(self.pad_token)
+        return 0 if pad is None else pad
+
+    def special_ids(self) -> tuple[list[int], list[int]]:
+        """The ids the tokenizer puts before and after a text's own ([CLS] and [SEP])."""
+        probe = "a"
+        own = self._tok.encode(probe, add_special_tokens=False).ids
+        full = self._tok.encode(probe, add_special_tokens=True).ids
+        for k in range(len(full) - len(own) + 1):
+            if full[k:k + len(own)] == own:
+                return full[:k], full[k + len(own):]
+        raise ValueError(f"{self._path}: the special tokens do not surround the text")
 
     def encode(self, text: str, add_special_tokens: bool = True) -> list[int]:
         return self._tok.encode(text, add_special_tokens=add_special_tokens).ids
@@ -91,8 +107,7 @@ class FastTokenizer:
         else:
             tok.no_truncation()
         if padding:
-            pad_id = tok.token_to_id(self.pad_token)
-            tok.enable_padding(pad_id=0 if pad_id is None else pad_id, pad_token=self.pad_token)
+            tok.enable_padding(pad_id=self.pad_id(), pad_token=self.pad_token)
         else:
             tok.no_padding()
         encs = tok.encode_batch(texts)
