@@ -105,8 +105,10 @@ class _ArticleTokens:
 
     def __init__(self, text: str, ids: list[int], tokens: list[tuple[int, int]],
                  words: list[tuple[int, int]]) -> None:
+        import numpy as np
+
         self.text = text
-        self.token_ids = ids
+        self.token_ids = np.asarray(ids, dtype=np.int32)
         self.tokens = tokens
         self.token_starts = [s for s, _ in tokens]
         self.word_starts = [s for s, _ in words]
@@ -139,10 +141,11 @@ class _ArticleTokens:
         found = self._range(start, end)
         return None if found is None else self.tokens[found[0]:found[1]]
 
-    def ids(self, start: int, end: int) -> tuple[int, ...] | None:
-        """The word-pieces' ids of text[start:end], or None."""
+    def ids(self, start: int, end: int) -> Any:
+        """The word-pieces' ids of text[start:end] (a view into the article's int32 array:
+        4 bytes a piece, shared by overlapping chunks), or None."""
         found = self._range(start, end)
-        return None if found is None else tuple(self.token_ids[found[0]:found[1]])
+        return None if found is None else self.token_ids[found[0]:found[1]]
 
 
 def _locate(text: str, piece: str, cursor: int) -> tuple[int, int] | None:

@@ -31,16 +31,16 @@ class Article(_Record):
 class Chunk(_Record):
     """A passage of an article: article.text[start:end] == text.
 
-    `tokens`: its word-piece ids in the embedding model's tokenizer (special tokens left out)
-    when the chunker knows them, so that the encoder need not tokenize it again; not part of
-    the record."""
+    `tokens`: its word-piece ids in the embedding model's tokenizer (special tokens left out,
+    a sequence of ints) when the chunker knows them, so that the encoder need not tokenize it
+    again; not part of the record."""
 
     article_id: str
     number: int
     text: str
     start: int
     end: int
-    tokens: tuple[int, ...] | None = field(default=None, compare=False, repr=False)
+    tokens: Any = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("article_id", "number", "text", "start", "end")}

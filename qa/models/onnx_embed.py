@@ -264,15 +264,17 @@ class OnnxEncoder:
 
         if ids is not None and self._specials is not None and all(
                 x is not None and len(x) + self._specials[2] <= self.max_tokens for x in ids):
-            before, after, _, pad = self._specials
-            rows = [[*before, *x, *after] for x in ids]  # type: ignore[misc]
-            width = max(len(r) for r in rows)
-            enc = {"input_ids": np.full((len(rows), width), pad, dtype=np.int64),
-                   "attention_mask": np.zeros((len(rows), width), dtype=np.int64),
-                   "token_type_ids": np.zeros((len(rows), width), dtype=np.int64)}
-            for k, r in enumerate(rows):
-                enc["input_ids"][k, :len(r)] = r
-                enc["attention_mask"][k, :len(r)] = 1
+            before, after, extra, pad = self._specials
+            width = max(len(x) for x in ids) + extra  # type: ignore[arg-type]
+            enc = {"input_ids": np.full((len(ids), width), pad, dtype=np.int64),
+                   "attention_mask": np.zeros((len(ids), width), dtype=np.int64),
+                   "token_type_ids": np.zeros((len(ids), width), dtype=np.int64)}
+            for k, x in enumerate(ids):
+                n = len(before) + len(x)  # type: ignore[arg-type]
+                enc["input_ids"][k, :len(before)] = before
+                enc["input_ids"][k, len(before):n] = x
+                enc["input_ids"][k, n:n + len(after)] = after
+                enc["attention_mask"][k, :n + len(after)] = 1
         else:
             with self._lock:
                 enc = self.tokenizer(batch, padding=True, truncation=True,
