@@ -208,13 +208,16 @@ class Settings(BaseSettings):
         "between min_evidence and strong_evidence.",
     )
     meaning_threshold: float = Field(
-        0.0, ge=0.0, le=1.0,
-        description="Refuse a verified answer (not a yes/no verdict) when the verdict model, "
-        "shown only the cited passages, the question and the answer, finds the probability "
-        "that the passages give this answer to this question below this value. It catches "
-        "answers built from the right words of a passage about something else; each answer "
-        "costs one more reading (about 2-4 s on 2 cores). 0 turns the check off "
-        "(docs/benchmarks.md has the measured trade-off).",
+        0.4, ge=0.0, le=1.0,
+        description="Refuse a written answer to a question that names no outlet when the "
+        "verdict model, shown only the cited passages, the question and the answer, finds the "
+        "probability that the passages give this answer to this question below this value. It "
+        "catches answers built from the right words of a passage about something else (a near "
+        "miss: the passage gives the 1990 figure, the question asks for 1980); each such answer "
+        "costs one more reading (about 2-4 s on 2 cores). Yes/no verdicts and questions that "
+        "name outlets are not checked: their answers rest on facts from several reports, which "
+        "the cited passages rarely state all of. 0 turns the check off (docs/benchmarks.md "
+        "has the measured trade-off).",
     )
     rewrite_refused: bool = Field(
         True,

@@ -29,7 +29,7 @@ from qa.answer.judge import (
     not_stated,
     refused_answer,
 )
-from qa.answer.meaning import stated
+from qa.answer.meaning import checks_meaning, stated
 from qa.answer.names import LETTERS, MIN_ARTICLES, Name, asks_for_name, name_reply, shared_names
 from qa.answer.verdict import verdict_word, yes_no_reply
 from qa.config import Settings
@@ -220,7 +220,7 @@ class Engine:
             text = yield from self._write(self.verdict_llm, messages, streaming)
             verdict = judge(question, text, found.passages, thresholds, found.idf)
         meant = None
-        if self.settings.meaning_threshold > 0 and not verdict.refused and not asked.yes_no:
+        if self.settings.meaning_threshold > 0 and not verdict.refused and checks_meaning(asked):
             meant = stated(self.verdict_llm, found.query, verdict.verified.text,
                            verdict.verified.citations)
             if meant < self.settings.meaning_threshold:

@@ -290,7 +290,34 @@ def test_no_check_of_meaning_for_a_verdict_or_when_it_is_off(settings, embedder)
     assert len(checked.llm.calls) == 1  # the verdict's own reading only
     off = Engine(settings, llm=ScriptedLLM(["Russia invited opposition representatives [1]."]),
                  embedder=embedder)
+    assert off.settings.meaning_threshold == 0
     assert not off.ask(SEED_QUESTION).refused and len(off.llm.calls) == 1
+
+
+def test_the_check_of_meaning_is_on_by_default_for_questions_that_name_no_outlet(
+        settings, embedder) -> None:
+    from qa import Settings
+
+    assert Settings().meaning_threshold > 0
+    row = {"id": "gazette-1", "title": "Council backs the tram", "date": "2026-03-04",
+           "source": "Harbor Gazette",
+           "text": "Brenford City Council voted 31 to 9 on Tuesday night to approve the tram "
+                   "line to the harbour. Work starts in May."}
+    other = {"id": "courier-1", "title": "Ferry timetable", "date": "2026-03-05",
+             "source": "Valley Courier",  # outlets are named only in an archive of several
+             "text": "The winter ferry timetable starts on Monday with two fewer crossings."}
+    (settings.corpus_dir / "more.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in (row, other)))
+    rebuild(settings, embedder=embedder)
+    on = settings.model_copy(update={"meaning_threshold": Settings().meaning_threshold})
+    reply = "The council voted 31 to 9 to approve the tram line [1]."
+    named = Engine(on, llm=ScriptedLLM([reply]), embedder=embedder)
+    a = named.ask("What did the Harbor Gazette report the council voted on the tram line?")
+    assert not a.refused and len(named.llm.calls) == 1  # no second reading
+    unnamed = Engine(on, llm=ScriptedLLM([reply, "No"]), embedder=embedder)
+    a = unnamed.ask("How did Brenford City Council vote on the tram line?")
+    assert len(unnamed.llm.calls) == 2 and "Proposed answer:" in unnamed.llm.calls[1][1]["content"]
+    assert a.refused and a.reason == "the cited passages do not give this answer"
 
 
 def test_a_refused_written_answer_is_rewritten_by_the_verdict_model(settings, embedder) -> None:

@@ -157,7 +157,8 @@ def test_the_verdict_model_picks_the_shared_name_by_letter(tmp_path, embedder) -
 
 def test_a_question_that_names_no_report_is_written_for(tmp_path, embedder) -> None:
     """Its answer is as often a phrase as a name: the answer model writes it."""
-    settings = _two_reports(tmp_path, embedder)
+    # No check of meaning either: the verdict model is not called at all.
+    settings = _two_reports(tmp_path, embedder).model_copy(update={"meaning_threshold": 0.0})
     writer = ScriptedLLM(["Maren Holt guided the tanker [1]."])
     picker = ScriptedLLM(["unused"])
     engine = Engine(settings, llm=writer, embedder=embedder, verdict_llm=picker)

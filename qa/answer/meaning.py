@@ -13,6 +13,7 @@ from qa.answer.defang import defang
 from qa.answer.prompt import focus
 from qa.answer.verify import strip_markers
 from qa.models import LLM, choose
+from qa.question import Analysis
 from qa.records import Citation
 
 CHECK_CHARS = 700  # of each cited passage: the quote's neighbourhood, the sentences that matter
@@ -46,3 +47,12 @@ def stated(llm: LLM, question: str, answer: str, citations: list[Citation]) -> f
     p = choose(llm, check_messages(question, answer, citations), ("Yes", "No"))
     total = p["Yes"] + p["No"]
     return p["Yes"] / total if total else 0.5
+
+
+def checks_meaning(asked: Analysis) -> bool:
+    """Whether an answer to this question is checked for meaning: a written answer to a
+    question that names no outlet. A yes/no verdict has no answer of its own to check. A
+    question built from what named reports said describes its answer through facts from two
+    or three articles, which the one or two cited passages rarely state all of: there the
+    check refused right answers and caught no wrong ones (docs/benchmarks.md)."""
+    return not asked.yes_no and not asked.outlets
