@@ -287,19 +287,18 @@ def eval_cmd(directory: Path, top_k: int | None, as_json: bool, show: int,
 
 def _run_claims(directory: Path, settings: Settings, sample: int | None,
                 seed: int) -> dict[str, Any]:
-    """The verifier on a claims set: lexical verification, and the check of meaning when
-    settings.meaning_threshold is set, as `qa ask` would check an answer."""
-    from qa.claims import run_claims
-
-    if not settings.meaning_threshold:
-        return run_claims(directory, sample=sample, seed=seed)
+    """The verifier on a claims set: lexical verification, then the check of meaning at the
+    threshold `qa ask` would use (none when it is 0)."""
     from qa.answer.meaning import stated
+    from qa.claims import run_claims
     from qa.engine import Engine
 
     engine = Engine(settings)
+    if not engine.meaning_threshold:
+        return run_claims(directory, sample=sample, seed=seed)
     return run_claims(directory, sample=sample, seed=seed,
                       meaning=lambda q, a, c: stated(engine.verdict_llm, q, a, c),
-                      threshold=settings.meaning_threshold)
+                      threshold=engine.meaning_threshold)
 
 
 def _run_eval(directory: Path, settings: Settings, top_k: int | None,

@@ -207,8 +207,8 @@ class Settings(BaseSettings):
         description="Cosine similarity a cited passage needs when its question coverage is "
         "between min_evidence and strong_evidence.",
     )
-    meaning_threshold: float = Field(
-        0.4, ge=0.0, le=1.0,
+    meaning_threshold: float | None = Field(
+        None, ge=0.0, le=1.0,
         description="Refuse a written answer to a question that names no outlet when the "
         "verdict model, shown only the cited passages, the question and the answer, finds the "
         "probability that the passages give this answer to this question below this value. It "
@@ -216,8 +216,10 @@ class Settings(BaseSettings):
         "miss: the passage gives the 1990 figure, the question asks for 1980); each such answer "
         "costs one more reading (about 2-4 s on 2 cores). Yes/no verdicts and questions that "
         "name outlets are not checked: their answers rest on facts from several reports, which "
-        "the cited passages rarely state all of. 0 turns the check off (docs/benchmarks.md "
-        "has the measured trade-off).",
+        "the cited passages rarely state all of. Unset: 0.4 when the bundled verdict model "
+        "checks (the value measured with it), off when the answer model would check its own "
+        "answer (the openai backend, llm_model_path, verdict_model ''), as the 0.5B model "
+        "refuses right answers that way. 0 turns the check off (docs/benchmarks.md).",
     )
     rewrite_refused: bool = Field(
         True,

@@ -29,7 +29,7 @@ from qa.answer.judge import (
     not_stated,
     refused_answer,
 )
-from qa.answer.meaning import checks_meaning, stated
+from qa.answer.meaning import VERDICT_MODEL_THRESHOLD, checks_meaning, stated
 from qa.answer.names import LETTERS, MIN_ARTICLES, Name, asks_for_name, name_reply, shared_names
 from qa.answer.verdict import verdict_word, yes_no_reply
 from qa.config import Settings
@@ -111,11 +111,9 @@ class Engine:
         is a bundled one too (and was not passed in), else the answer model."""
         if self._verdict_llm is not None:
             return self._verdict_llm
-        s = self.settings
-        own = (not self._llm_given and s.llm_backend == "llama-cpp"
-               and s.llm_model_path is None)
-        if not own or not s.verdict_model or s.verdict_model == s.llm_model:
+        if not self.has_verdict_model:
             return self.llm
+        s = self.settings
         with self._locks["verdict"]:
             if self._verdict_llm is None:
                 from qa.models.llama_cpp import LlamaCppLLM
@@ -123,6 +121,25 @@ class Engine:
                 self._verdict_llm = LlamaCppLLM.shared(
                     s.model_copy(update={"llm_model": s.verdict_model}))
             return self._verdict_llm
+
+    @property
+    def has_verdict_model(self) -> bool:
+        """Whether verdicts come from a model other than the answer model (one passed as
+        `verdict_llm=`, or the bundled `verdict_model`), known without loading either."""
+        if self._verdict_llm is not None:
+            return self._verdict_llm is not self._llm
+        s = self.settings
+        own = (not self._llm_given and s.llm_backend == "llama-cpp"
+               and s.llm_model_path is None)
+        return own and bool(s.verdict_model) and s.verdict_model != s.llm_model
+
+    @property
+    def meaning_threshold(self) -> float:
+        """The check of meaning's threshold: the setting when set, else
+        VERDICT_MODEL_THRESHOLD when a verdict model of its own checks, else 0 (off)."""
+        if self.settings.meaning_threshold is not None:
+            return self.settings.meaning_threshold
+        return VERDICT_MODEL_THRESHOLD if self.has_verdict_model else 0.0
 
     @property
     def store(self) -> Store:
@@ -220,10 +237,10 @@ class Engine:
             text = yield from self._write(self.verdict_llm, messages, streaming)
             verdict = judge(question, text, found.passages, thresholds, found.idf)
         meant = None
-        if self.settings.meaning_threshold > 0 and not verdict.refused and checks_meaning(asked):
+        if not verdict.refused and checks_meaning(asked) and self.meaning_threshold > 0:
             meant = stated(self.verdict_llm, found.query, verdict.verified.text,
                            verdict.verified.citations)
-            if meant < self.settings.meaning_threshold:
+            if meant < self.meaning_threshold:
                 verdict = not_stated(verdict)
         log.info("question=%r reply=%r refused=%r evidence=%.2f meaning=%s", question, text,
                  verdict.reason, verdict.verified.evidence,

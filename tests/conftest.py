@@ -53,7 +53,7 @@ def settings(tmp_path: Path, corpus_dir: Path):
     from qa import Settings
 
     # Scripted models answer only the calls a test scripts: the check of meaning (on by
-    # default) is tested on its own in test_engine and with the real models in test_e2e.
+    # default with a verdict model of its own) is tested in test_engine and test_e2e.
     return Settings(corpus_dir=corpus_dir, index_dir=tmp_path / "index", meaning_threshold=0.0)
 
 

@@ -296,9 +296,6 @@ def test_no_check_of_meaning_for_a_verdict_or_when_it_is_off(settings, embedder)
 
 def test_the_check_of_meaning_is_on_by_default_for_questions_that_name_no_outlet(
         settings, embedder) -> None:
-    from qa import Settings
-
-    assert Settings().meaning_threshold > 0
     row = {"id": "gazette-1", "title": "Council backs the tram", "date": "2026-03-04",
            "source": "Harbor Gazette",
            "text": "Brenford City Council voted 31 to 9 on Tuesday night to approve the tram "
@@ -309,15 +306,40 @@ def test_the_check_of_meaning_is_on_by_default_for_questions_that_name_no_outlet
     (settings.corpus_dir / "more.jsonl").write_text(
         "".join(json.dumps(r) + "\n" for r in (row, other)))
     rebuild(settings, embedder=embedder)
-    on = settings.model_copy(update={"meaning_threshold": Settings().meaning_threshold})
+    auto = settings.model_copy(update={"meaning_threshold": None})  # the default
     reply = "The council voted 31 to 9 to approve the tram line [1]."
-    named = Engine(on, llm=ScriptedLLM([reply]), embedder=embedder)
+
+    def engine(checker: ScriptedLLM) -> Engine:
+        return Engine(auto, llm=ScriptedLLM([reply]), embedder=embedder, verdict_llm=checker)
+
+    named = engine(ScriptedLLM([]))
     a = named.ask("What did the Harbor Gazette report the council voted on the tram line?")
-    assert not a.refused and len(named.llm.calls) == 1  # no second reading
-    unnamed = Engine(on, llm=ScriptedLLM([reply, "No"]), embedder=embedder)
+    assert not a.refused and named.verdict_llm.calls == []  # no check for a named outlet
+    unnamed = engine(ScriptedLLM(["No"]))
+    assert unnamed.meaning_threshold == 0.4
     a = unnamed.ask("How did Brenford City Council vote on the tram line?")
-    assert len(unnamed.llm.calls) == 2 and "Proposed answer:" in unnamed.llm.calls[1][1]["content"]
+    assert "Proposed answer:" in unnamed.verdict_llm.calls[0][1]["content"]
     assert a.refused and a.reason == "the cited passages do not give this answer"
+    assert not engine(ScriptedLLM(["Yes"])).ask("How did the council vote on the tram?").refused
+    # The answer model never checks its own answer unless the setting asks for it.
+    alone = Engine(auto, llm=ScriptedLLM([reply]), embedder=embedder)
+    assert alone.meaning_threshold == 0
+    assert not alone.ask("How did the council vote on the tram line?").refused
+    assert Engine(settings.model_copy(update={"meaning_threshold": 0.7}),
+                  llm=ScriptedLLM([])).meaning_threshold == 0.7
+
+
+def test_the_bundled_models_have_a_verdict_model_of_their_own() -> None:
+    from qa import Settings
+
+    assert Settings().meaning_threshold is None
+    assert Engine(Settings()).has_verdict_model  # known without loading a model
+    remote = {"llm_backend": "openai", "openai_base_url": "http://127.0.0.1:9/v1"}
+    for single in ({"verdict_model": ""}, remote,
+                   {"verdict_model": "qwen-0.5b", "llm_model": "qwen-0.5b"}):
+        assert not Engine(Settings(**single)).has_verdict_model, single
+    assert Engine(Settings()).meaning_threshold == 0.4
+    assert Engine(Settings(**remote)).meaning_threshold == 0
 
 
 def test_a_refused_written_answer_is_rewritten_by_the_verdict_model(settings, embedder) -> None:

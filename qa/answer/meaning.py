@@ -16,6 +16,9 @@ from qa.models import LLM, choose
 from qa.question import Analysis
 from qa.records import Citation
 
+# The threshold measured with the bundled verdict model (Qwen 1.5B): below it the right answers
+# of squad2 and dev start to be refused, above it most near misses are (docs/benchmarks.md).
+VERDICT_MODEL_THRESHOLD = 0.4
 CHECK_CHARS = 700  # of each cited passage: the quote's neighbourhood, the sentences that matter
 
 CHECK_SYSTEM = (
