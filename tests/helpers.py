@@ -84,6 +84,21 @@ def assert_index_matches_corpus(settings, embedder) -> None:
     state = Store(settings).require_state()  # the counts a rebuild commits (not scanned)
     assert (state.articles, state.chunks) == (len(want), n)
     assert_bm25_matches_chroma(settings)
+    assert_manifest_matches_chroma(settings)
+
+
+def assert_manifest_matches_chroma(settings) -> None:
+    """The article manifest the next rebuild starts from, when it has one to trust, holds
+    exactly the live article records."""
+    from qa.index import manifest
+
+    store = Store(settings)
+    state = store.require_state()
+    known = manifest.cached(settings, state)
+    if known is not None:
+        got = {rid: manifest.brief(m) for rid, m, _ in
+               store.iter_records("articles", live(state.generation), ["metadatas"])}
+        assert known == got
 
 
 def assert_bm25_matches_chroma(settings) -> None:

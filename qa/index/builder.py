@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,14 +13,14 @@ from typing import Any
 from qa.config import Settings
 from qa.corpus import count_files, file_of
 from qa.errors import ConfigError, CorpusError, IndexError_
-from qa.index import events, pipeline
+from qa.index import events, manifest, pipeline
 from qa.index.dedup import Dedup
 from qa.index.events import Progress, RebuildEvent
 from qa.index.filestats import FileStats, UnchangedFile
 from qa.index.generations import collect_garbage, retire, roll_back
 from qa.index.locks import writer_lock
 from qa.index.pipeline import Writer
-from qa.index.schema import article_hash, live
+from qa.index.schema import ARTICLE_ID, article_hash, article_meta, article_record_id
 from qa.index.store import State, Store
 from qa.models import Embedder, backend_hint
 from qa.records import Article, Chunk, RebuildSummary, Skipped, Warned
@@ -95,9 +96,12 @@ class _Rebuild:
         self.summary = RebuildSummary(generation=self.gen)
         self.existing: dict[str, str] = {}  # article id -> content hash, in generation gen
         self.chunks_of: dict[str, Any] = {}  # article id -> its number of chunks
+        self.records: dict[str, dict[str, Any]] = {}  # live article records (manifest.brief)
+        self.written: dict[str, dict[str, Any]] = {}  # article records of the new generation
         self.seen: set[str] = set()
         self.dedup = Dedup()
         self.replaced: list[str] = []  # changed articles, whose old records are retired
+        self.removed: list[str] = []  # articles gone from the corpus
         self.batch = _Batch()
         self.dirty = False  # the state record says a rebuild is writing
         self.writer: Writer
@@ -109,7 +113,7 @@ class _Rebuild:
             roll_back(self.store, self.gen)
         self.load_existing()
         self.read_and_embed()
-        removed = [aid for aid in self.existing if aid not in self.seen]
+        removed = self.removed = [aid for aid in self.existing if aid not in self.seen]
         self.summary.removed = len(removed)
         self.check_not_empty()
         state = self.state
@@ -145,8 +149,8 @@ class _Rebuild:
 
     def load_existing(self) -> None:
         """What the committed generation holds, article by article, and the files' stats."""
-        for _, meta, _ in self.store.iter_records("articles", live(self.gen),
-                                                  include=["metadatas"]):
+        self.records = manifest.load(self.settings, self.store, self.state)
+        for meta in self.records.values():
             aid, content_hash, n = article_hash(meta)
             self.dedup.remember(meta)
             self.existing[aid] = content_hash
@@ -252,7 +256,10 @@ class _Rebuild:
         # Articles first (a chunk is never written without the text its offsets point into),
         # then each group of chunks as soon as it is embedded: only the last, shortest group's
         # write is left when the embedding ends.
-        self.writer.submit(pipeline.write_articles, self.store, items, self.new_gen)
+        metas = [article_meta(a, self.new_gen, len(chunks)) for a, chunks in items]
+        for (a, _), meta in zip(items, metas, strict=True):
+            self.written[article_record_id(a.id, self.new_gen)] = manifest.brief(meta)
+        self.writer.submit(pipeline.write_articles, self.store, items, metas, self.new_gen)
         for group, vectors in pipeline.embed_groups(self.embedder, items):
             self.writer.submit(pipeline.write_chunks, self.store, group, vectors, self.new_gen,
                                self.emit)
@@ -284,7 +291,9 @@ class _Rebuild:
         self.emit(events.Committing(self.new_gen))
         log.info("stage=commit generation=%d", self.new_gen)
         n_chunks = self.count_chunks()
+        token = uuid.uuid4().hex
         self.store.write_state(
+            commit=token,
             generation=self.new_gen,
             clean=False,
             embed_model=self.embedder.name,
@@ -296,6 +305,9 @@ class _Rebuild:
         )
         self.emit(events.Committed(self.new_gen))
         log.info("stage=committed generation=%d", self.new_gen)
+        retired = set(self.existing) if self.full else {*self.replaced, *self.removed}
+        kept = {rid: m for rid, m in self.records.items() if m[ARTICLE_ID] not in retired}
+        manifest.save(self.settings, self.new_gen, token, {**kept, **self.written})
         return n_chunks
 
     def count_chunks(self) -> int:

@@ -13,7 +13,7 @@ from qa.chunking import Chunker
 from qa.config import Settings
 from qa.corpus import read_corpus
 from qa.index.events import ChunksWritten, Progress
-from qa.index.schema import article_meta, article_record_id, chunk_meta, chunk_record_id
+from qa.index.schema import article_record_id, chunk_meta, chunk_record_id
 from qa.index.store import Store
 from qa.models import Embedder
 from qa.records import Article, Chunk
@@ -105,13 +105,15 @@ def embed_groups(
     yield from zip(groups, vectors, strict=True)
 
 
-def write_articles(store: Store, items: list[tuple[Article, list[Chunk]]], gen: int) -> None:
+def write_articles(store: Store, items: list[tuple[Article, list[Chunk]]],
+                   metas: list[dict[str, Any]], gen: int) -> None:
+    """Article records: the text citations point into, and the metadata (`article_meta`)."""
     log.info("stage=write articles=%d", len(items))
     store.add(
         "articles",
         ids=[article_record_id(a.id, gen) for a, _ in items],
         documents=[a.text for a, _ in items],
-        metadatas=[article_meta(a, gen, len(chunks)) for a, chunks in items],
+        metadatas=metas,
     )
 
 

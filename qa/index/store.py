@@ -41,6 +41,7 @@ class State:
     updated_at: str
     seconds: float
     updated_epoch: float = 0.0  # updated_at to the sub-second (0 in indexes older than it)
+    commit: str = ""  # a token new at each commit ("" in indexes older than it)
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any]) -> State:
@@ -55,6 +56,7 @@ class State:
             updated_at=str(meta.get("updated_at", "")),
             seconds=float(meta.get("seconds", 0.0)),
             updated_epoch=float(meta.get("updated_epoch", 0.0)),
+            commit=str(meta.get("commit", "")),
         )
 
 
