@@ -139,4 +139,9 @@ def test_full_rebuild_and_stale_records_read_every_file(settings, embedder, corp
     s = rebuild(settings, embedder=embedder)
     assert len(reads) == 3 and s.unchanged == 12
     assert records.parent.is_dir() and len(list(records.parent.glob("*.json"))) == 1
+    # JSON that is not an object is damage too.
+    next((settings.index_dir / "filestats").glob("*.json")).write_text("[1, 2]")
+    reads.clear()
+    s = rebuild(settings, embedder=embedder)
+    assert len(reads) == 3 and s.unchanged == 12
     assert_index_matches_corpus(settings, embedder)

@@ -67,7 +67,8 @@ def test_rebuilds_start_from_the_manifest(settings, embedder, corpus_dir, articl
     assert_index_matches_corpus(settings, embedder)
 
 
-@pytest.mark.parametrize("damage", ["another commit", "a record missing", "not json"])
+@pytest.mark.parametrize("damage", ["another commit", "a record missing", "not json",
+                                    "not an object"])
 def test_a_manifest_that_is_not_the_committed_ones_is_not_trusted(
         settings, embedder, corpus_dir, article_reads, damage) -> None:
     _corpus(corpus_dir)
@@ -90,6 +91,8 @@ def test_a_manifest_that_is_not_the_committed_ones_is_not_trusted(
     elif damage == "a record missing":
         data["records"].pop(next(iter(data["records"])))
         path.write_text(json.dumps(data))
+    elif damage == "not an object":
+        path.write_text(json.dumps(list(data["records"].values())))
     else:
         path.write_text("{not json")
     assert manifest.cached(settings, Store(settings).require_state()) is None

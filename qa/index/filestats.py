@@ -16,16 +16,13 @@ file too.
 
 from __future__ import annotations
 
-import json
-import logging
 import os
-import tempfile
 from collections.abc import Container
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger(__name__)
+from qa.index import sidecar
 
 VERSION = 1
 RACY_NS = 2_000_000_000  # a ctime this close to the rebuild's start may hide a second write
@@ -49,12 +46,7 @@ def _stat(path: Path) -> Stat | None:
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
 
 
-def _folder(settings: Any) -> Path:
-    return Path(settings.index_dir) / "filestats"
-
-
-def _file(settings: Any, generation: int) -> Path:
-    return _folder(settings) / f"{settings.collection}-g{generation}.json"
+KIND = "filestats"
 
 
 def _header(settings: Any, generation: int) -> dict[str, Any]:
@@ -88,13 +80,10 @@ class FileStats:
         known: dict[str, dict[str, Any]] = {}
         if use and generation:
             header = _header(settings, generation)
-            try:
-                data = json.loads(_file(settings, generation).read_text())
-                if {k: data.get(k) for k in header} == header and \
-                        isinstance(data.get("files"), dict):
-                    known = data["files"]
-            except (OSError, ValueError):
-                pass
+            data = sidecar.read(settings, KIND, generation)
+            if data is not None and {k: data.get(k) for k in header} == header and \
+                    isinstance(data.get("files"), dict):
+                known = data["files"]
         return cls(known, existing, generation if known else 0)
 
     def probe(self, path: Path, rel: str) -> UnchangedFile | None:
@@ -137,22 +126,6 @@ class FileStats:
                               "trusted": stat[2] < started_ns - RACY_NS}
         if generation == self._generation and files == self._known:
             return  # nothing was read: the records on disk say it all
-        folder = _folder(settings)
-        target = _file(settings, generation)
-        tmp = None
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
-            with os.fdopen(fd, "w") as fh:  # dumps: json.dump encodes in Python, 10x slower
-                fh.write(json.dumps({**_header(settings, generation), "files": files}))
-            os.replace(tmp, target)
-            tmp = None
-            for old in folder.glob(f"{settings.collection}-g*.json"):
-                if old != target:
-                    old.unlink(missing_ok=True)
-        except OSError as exc:
-            log.warning("could not save the corpus file records (%s); the next rebuild reads "
-                        "every file", exc)
-        finally:
-            if tmp is not None:
-                Path(tmp).unlink(missing_ok=True)
+        sidecar.write(settings, KIND, generation,
+                      {**_header(settings, generation), "files": files},
+                      "the corpus file records", "the next rebuild reads every file")

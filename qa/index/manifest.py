@@ -13,17 +13,11 @@ record is then read from Chroma as before. The file is a cache: losing it costs 
 
 from __future__ import annotations
 
-import json
-import logging
-import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
+from qa.index import sidecar
 from qa.index.schema import ARTICLE_ID, live
 from qa.index.store import State, Store
-
-log = logging.getLogger(__name__)
 
 VERSION = 1
 FIELDS = (ARTICLE_ID, "content_hash", "chunks", "url", "text_hash")
@@ -34,23 +28,17 @@ def brief(meta: dict[str, Any]) -> dict[str, Any]:
     return {k: meta[k] for k in FIELDS if k in meta}
 
 
-def _folder(settings: Any) -> Path:
-    return Path(settings.index_dir) / "manifest"
-
-
-def _file(settings: Any, generation: int) -> Path:
-    return _folder(settings) / f"{settings.collection}-g{generation}.json"
+KIND = "manifest"
 
 
 def cached(settings: Any, state: State) -> dict[str, dict[str, Any]] | None:
     """The manifest of the committed `state`, or None when there is none to trust."""
     if not state.commit:
         return None
-    try:
-        data = json.loads(_file(settings, state.generation).read_text())
-    except (OSError, ValueError):
+    data = sidecar.read(settings, KIND, state.generation)
+    if data is None:
         return None
-    records = data.get("records") if isinstance(data, dict) else None
+    records = data.get("records")
     if (data.get("version"), data.get("generation"), data.get("commit")) != (
             VERSION, state.generation, state.commit) or not isinstance(records, dict) \
             or len(records) != state.articles:
@@ -76,21 +64,8 @@ def save(settings: Any, generation: int, commit: str,
          records: dict[str, dict[str, Any]]) -> None:
     """Record the article records of the generation just committed with token `commit` (a
     failure costs the next rebuild one read)."""
-    folder, target, tmp = _folder(settings), _file(settings, generation), None
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(json.dumps({"version": VERSION, "generation": generation,
-                                 "commit": commit, "records": records}))
-        os.replace(tmp, target)
-        tmp = None
-        for old in folder.glob(f"{settings.collection}-g*.json"):
-            if old != target:
-                old.unlink(missing_ok=True)
-    except OSError as exc:
-        log.warning("could not save the article manifest (%s); the next rebuild reads the "
-                    "article records from the index", exc)
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
+    sidecar.write(settings, KIND, generation,
+                  {"version": VERSION, "generation": generation, "commit": commit,
+                   "records": records},
+                  "the article manifest",
+                  "the next rebuild reads the article records from the index")
