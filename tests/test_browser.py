@@ -280,7 +280,10 @@ def test_sixteen_concurrent_questions_are_all_answered_in_order(app) -> None:
         job = client.submit(q, api_name="/ask")
         job.add_done_callback(lambda _f, i=i: finished.append(i))
         jobs.append(job)
-        time.sleep(0.3)  # a definite arrival order
+        # A definite arrival order: the next client asks only once the server has queued this
+        # one. A fixed pause is not enough on 2 busy cores, where a client's joining thread
+        # can be overtaken by the next one's.
+        _wait_until_queued(job)
     results = [job.result(timeout=900) for job in jobs]
     assert len(results) == 16  # none lost
     assert finished == list(range(16)), finished  # first come, first served
@@ -293,6 +296,15 @@ def test_sixteen_concurrent_questions_are_all_answered_in_order(app) -> None:
     grown = (server.memory_info().rss - rss_before) / 2**20
     print(f"server RSS {rss_before / 2**20:.0f} MB before, grew {grown:.0f} MB")
     assert grown < 250, f"serving 16 questions grew the server by {grown:.0f} MB"
+
+
+def _wait_until_queued(job, timeout: float = 120.0) -> None:
+    from gradio_client.utils import Status
+
+    deadline = time.monotonic() + timeout
+    while job.status().code in (Status.STARTING, Status.JOINING_QUEUE):
+        assert time.monotonic() < deadline, "the server did not queue the question"
+        time.sleep(0.05)
 
 
 def test_a_browser_and_sixteen_api_clients_share_the_model_in_order(page, app) -> None:
