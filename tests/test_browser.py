@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -312,15 +313,25 @@ def test_a_browser_and_sixteen_api_clients_share_the_model_in_order(page, app) -
     page gets its answer, every client its own, in the order they came."""
     from concurrent.futures import ThreadPoolExecutor
 
+    import httpx
     import openai
 
     questions = [SEED_QUESTION if i % 2 == 0 else "Who will Sergei Lavrov meet in Moscow?"
                  for i in range(16)]
     finished: list[int] = []
+    sending = [threading.Event() for _ in questions]
+
+    def announcing(i: int) -> httpx.Client:
+        def hook(request: httpx.Request) -> None:
+            if request.url.path.endswith("/chat/completions"):
+                sending[i].set()
+        return httpx.Client(event_hooks={"request": [hook]}, timeout=900)
+
     # Clients built and their first request made before the race: the openai package loads
     # its resources on first use, which would delay whichever thread came first.
     clients = [openai.OpenAI(base_url=app["url"] + "v1", api_key="unused", max_retries=0,
-                             timeout=900) for _ in questions]
+                             timeout=900, http_client=announcing(i))
+               for i in range(len(questions))]
     for client in clients:
         assert client.models.list().data[0].id == "qa"
 
@@ -337,7 +348,10 @@ def test_a_browser_and_sixteen_api_clients_share_the_model_in_order(page, app) -
         jobs = []
         for i, q in enumerate(questions):
             jobs.append(pool.submit(api, i, q))
-            time.sleep(0.3)  # a definite arrival order
+            # A definite arrival order: the next client starts once this one is sending, and
+            # a moment later (a thread's start alone can be overtaken on 2 busy cores).
+            assert sending[i].wait(120), "the client did not send its question"
+            time.sleep(0.3)
         panel = page.locator("#qa-panel")
         deadline = time.time() + 900
         while not (panel.locator(".qa-turn").count() and SEED_QUESTION[:20] in panel.inner_text()):
