@@ -89,6 +89,28 @@ def test_the_local_model_chooses_the_verdict_its_source_states(engine, fact, ver
     assert max(p, key=p.get) == verdict
 
 
+@pytest.mark.parametrize("first", ["The Harbour Gazette", "The Valley Courier"])
+def test_the_local_model_tells_apart_options_that_start_alike(engine, first) -> None:
+    """Both options start with the token "The": only their later tokens tell them apart (the
+    first token alone scores them 0.5 each)."""
+    from qa.models import choose, complete
+
+    options = ("The Harbour Gazette", "The Valley Courier")
+    messages = [{"role": "user", "content": f"Source [1]: {first} was the first outlet to "
+                 "report the ferry strike, on Monday morning.\n\nAnswer this question by "
+                 f"choosing {options[0]} or {options[1]}: Which outlet reported the ferry strike "
+                 "first?"}]
+    p = choose(engine.verdict_llm, messages, options)  # the model that gives verdicts
+    assert abs(sum(p.values()) - 1.0) < 1e-6
+    assert p[first] > 0.6, p
+    # Scoring left the options' tokens out of the cache: a reply to the same prompt reads it
+    # as a fresh one would, and a second scoring gives the same figures (within what
+    # evaluating the last token in a batch of its own changes).
+    assert complete(engine.verdict_llm, messages, 8).startswith(first)
+    again = choose(engine.verdict_llm, messages, options)
+    assert all(abs(again[o] - p[o]) < 0.02 for o in options), (again, p)
+
+
 def test_an_outlet_the_archive_lacks_is_refused_without_the_model(engine) -> None:
     a = engine.ask("What did the Bloomberg article say about Spotify's podcast budget?")
     assert a.refused and a.reason == "the named outlet is not in the archive (Bloomberg)"

@@ -114,10 +114,13 @@ class LlamaCppLLM(BaseLLM):
                                "QA_LLM_CONTEXT.") from exc
 
     def choose(self, messages: list[Message], options: tuple[str, ...]) -> dict[str, float]:
-        """How likely the reply's first token is each option's first token, from one prompt
-        evaluation (no generation), normalized over the options."""
+        """How likely the reply starts with each option, every token of it, normalized over
+        the options (no generation: one prompt evaluation, then the options' own tokens).
+
+        An option's first token alone is not enough: "Inconsistent" starts with the token
+        "In", which also starts "In the report ...", so a first-token score would count
+        every reply that opens with "In" as a vote for "Inconsistent"."""
         import numpy as np
-        from llama_cpp import llama_cpp as api
 
         with self._lock:
             try:
@@ -125,17 +128,50 @@ class LlamaCppLLM(BaseLLM):
                 if len(tokens) >= self.n_ctx:
                     raise ValueError(f"the prompt has {len(tokens)} tokens, the context "
                                      f"{self.n_ctx}")
-                self.llama.reset()
-                self.llama.eval(tokens)
+                self._evaluate(tokens)
+                after_prompt = self._log_probs()
+                scores = []
+                for option in options:
+                    ids = self.llama.tokenize(option.encode("utf-8"), add_bos=False)
+                    score = after_prompt[ids[0]]
+                    for prev, token in zip(ids, ids[1:], strict=False):
+                        self.llama.eval([prev])
+                        score += self._log_probs()[token]
+                    self.llama.n_tokens = len(tokens)  # the option's tokens are dropped
+                    scores.append(score)
+                # The logits now are an option's, not the prompt's: a reply to this same
+                # prompt must evaluate its last token again.
+                self.llama._requires_eval = True
             except (ValueError, RuntimeError) as exc:
                 raise LLMError(f"The local model failed: {exc}. Lower top_k or raise "
                                "QA_LLM_CONTEXT.") from exc
-            logits = np.ctypeslib.as_array(api.llama_get_logits_ith(self.llama.ctx, -1),
-                                           shape=(self.llama.n_vocab(),)).astype(np.float64)
-        firsts = [self.llama.tokenize(o.encode("utf-8"), add_bos=False)[0] for o in options]
-        scores = np.array([logits[t] for t in firsts])
-        weights = np.exp(scores - scores.max())
+        weights = np.exp(np.array(scores) - max(scores))
         return dict(zip(options, (float(w) for w in weights / weights.sum()), strict=True))
+
+    def _evaluate(self, tokens: list[int]) -> None:
+        """Evaluate `tokens`, keeping the part of the cache that already holds their start (as
+        `create_chat_completion` does): two calls over the same sources read them once."""
+        llama = self.llama
+        kept = 0
+        for cached, token in zip(llama.input_ids[:llama.n_tokens], tokens, strict=False):
+            if cached != token:
+                break
+            kept += 1
+        kept = min(kept, len(tokens) - 1)  # the last token is evaluated for its logits
+        if kept == 0:
+            llama.reset()
+        llama.n_tokens = kept  # `eval` drops the cache past n_tokens
+        llama.eval(tokens[kept:])
+
+    def _log_probs(self) -> Any:
+        """Log-probabilities of the next token after the last one evaluated."""
+        import numpy as np
+        from llama_cpp import llama_cpp as api
+
+        logits = np.ctypeslib.as_array(api.llama_get_logits_ith(self.llama.ctx, -1),
+                                       shape=(self.llama.n_vocab(),)).astype(np.float64)
+        top = logits.max()
+        return logits - top - np.log(np.exp(logits - top).sum())
 
     def _prompt_tokens(self, messages: list[Message]) -> list[int]:
         """The tokens `create_chat_completion` would evaluate for these messages: the model's
