@@ -31,7 +31,7 @@ from qa.answer.judge import (
 )
 from qa.answer.meaning import VERDICT_MODEL_THRESHOLD, checks_meaning, stated
 from qa.answer.names import LETTERS, MIN_ARTICLES, Name, asks_for_name, name_reply, shared_names
-from qa.answer.verdict import verdict_word, yes_no_reply
+from qa.answer.verdict import offered, verdict_for, verdict_word, yes_no_reply
 from qa.config import Settings
 from qa.errors import ArticleMissingError, QuestionError, QuestionTooLongError
 from qa.index.reader import list_articles, read_article
@@ -220,7 +220,7 @@ class Engine:
                 yield text
         else:
             if asked.yes_no:
-                word = verdict_word(choose(self.verdict_llm, messages, asked.verdicts))
+                word = verdict_for(asked, choose(self.verdict_llm, messages, offered(asked)))
                 text = yes_no_reply(word, found.query, asked, found.passages, found.idf)
                 if streaming:
                     yield text
@@ -305,7 +305,7 @@ class Engine:
         # accuracy 0.7 -> 0.3 with them, docs/benchmarks.md).
         headers = bool(asked.outlets or asked.dates or yes_no)
         return build_prompt(found.query, found.passages, budgets, yes_no, headers, asked.options,
-                            tuple(n.text for n in names or ()))
+                            tuple(n.text for n in names or ()), asked.opposites)
 
     def condense(self, question: str, history: History | None) -> str:
         """The question as searched: a follow-up ("When will he meet him?") rewritten to stand

@@ -82,6 +82,12 @@ class Analysis:
         """The words a verdict starts with: the question's alternatives, else Yes and No."""
         return self.options or VERDICTS
 
+    @property
+    def opposites(self) -> bool:
+        """Whether the alternatives are a word and its opposite ("consistent or
+        inconsistent?"): a verdict on the first one, as Yes or No would give it."""
+        return len(self.options) == 2 and are_opposites(*self.options)
+
 
 def is_yes_no(question: str) -> bool:
     """True for a question answered by Yes or No ("Does ...?", "Was there ...?")."""
@@ -144,6 +150,12 @@ _OPPOSITES = frozenset(frozenset(pair.split("/")) for pair in (
     "similar/different change/consistency changed/unchanged agreement/disagreement "
     "support/oppose supported/opposed optimistic/pessimistic success/failure better/worse "
     "improved/worsened").split())
+
+
+def are_opposites(a: str, b: str) -> bool:
+    """Whether two alternatives are a word and its opposite: a negated word, a common pair
+    ("before", "after") or a word of sameness and its contrary ("align", "differ")."""
+    return _opposite(a, b) or _SAMENESS.get(a.lower()) == b.lower()
 
 
 def _opposite(a: str, b: str) -> bool:

@@ -369,17 +369,31 @@ def test_an_accepted_answer_or_a_verdict_is_not_rewritten(settings, embedder) ->
     assert engine.llm.calls == [engine.llm.calls[0]]  # the answer model wrote only the first
 
 
-def test_a_choice_question_is_answered_with_one_of_its_alternatives(engine_factory) -> None:
-    engine = engine_factory(["Inconsistent, they differ."])
+@pytest.mark.parametrize("reply, verdict", [("No, they differ.", "Inconsistent. "),
+                                             ("Yes, they agree.", "Consistent. ")])
+def test_a_choice_of_opposites_is_a_yes_no_question_on_the_first(engine_factory, reply,
+                                                                   verdict) -> None:
+    engine = engine_factory([reply])
     q = ("Were the reports of Russia inviting the Syrian opposition to Moscow consistent or "
          "inconsistent?")
     a = engine.ask(q)
-    assert not a.refused and a.text.startswith("Inconsistent. ")
+    assert not a.refused and a.text.startswith(verdict)
     sent = engine.llm.calls[0][1]["content"]
-    assert "by choosing Consistent or Inconsistent" in sent
+    assert "Answer Yes if the sources show consistent, or No if they show inconsistent" in sent
+    assert "by choosing" not in sent
     for c in a.citations:  # the words after the choice are the sources' own
         assert c.quote in a.text
         assert engine.article(c.article_id).text[c.start:c.end] == c.quote
+
+
+def test_a_choice_of_names_is_answered_with_one_of_them(engine_factory) -> None:
+    engine = engine_factory(["Interfax, the news agency."])
+    a = engine.ask("Did Deputy Foreign Minister Mikhail Bogdanov say next week Russia will invite "
+                   "opposition representatives to a consultation in Moscow, according to Interfax "
+                   "or Reuters?")
+    assert not a.refused and a.text.startswith("Interfax. ")
+    sent = engine.llm.calls[0][1]["content"]
+    assert "by choosing Interfax or Reuters" in sent
 
 
 def test_a_streamed_rewrite_says_the_text_starts_over(settings, embedder) -> None:

@@ -191,6 +191,9 @@ def test_choice_questions_offer_their_alternatives(question: str, options: tuple
     assert asked.verdicts == (options or ("Yes", "No"))
     if options:
         assert asked.yes_no  # answered like a verdict: the choice, then the quoted facts
+    # A word and its opposite are asked as a yes/no question on the first; names are offered.
+    assert asked.opposites == (bool(options) and options[0] not in (
+        "Harbour Ledger", "The Harbour Ledger"))
 
 
 def test_a_choice_is_verified_like_a_verdict() -> None:
@@ -204,3 +207,7 @@ def test_a_choice_is_verified_like_a_verdict() -> None:
     assert bare.refused  # a choice alone proves nothing
     prompt = build_prompt(q, passages, yes_no=True, options=("Consistent", "Inconsistent"))
     assert "by choosing Consistent or Inconsistent" in prompt.messages[1]["content"]
+    prompt = build_prompt(q, passages, yes_no=True, options=("Consistent", "Inconsistent"),
+                          opposites=True)
+    assert ("Answer Yes if the sources show consistent, or No if they show inconsistent"
+            in prompt.messages[1]["content"])

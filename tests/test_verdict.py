@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from qa.answer.verdict import best_sentence, evidence_passages, verdict_word, yes_no_reply
+from qa.answer.verdict import (
+    best_sentence,
+    evidence_passages,
+    offered,
+    verdict_for,
+    verdict_word,
+    yes_no_reply,
+)
 from qa.models import ScriptedLLM, choose
 from qa.models.base import choice_of
 from qa.question import Analysis, Outlet
@@ -34,6 +41,18 @@ def test_a_backend_without_probabilities_chooses_by_a_short_reply() -> None:
     assert choose(llm, [{"role": "user", "content": "?"}], ("Yes", "No"))["No"] == 1.0
     assert verdict_word({"Yes": 0.3, "No": 0.7}) == "No"
     assert verdict_word({"Yes": 0.5, "No": 0.5}) == "Yes"
+
+
+def test_a_choice_of_opposites_is_scored_on_yes_and_no() -> None:
+    opposite = Analysis("?", True, options=("Consistent", "Inconsistent"))
+    assert offered(opposite) == ("Yes", "No")
+    assert verdict_for(opposite, {"Yes": 0.6, "No": 0.4}) == "Consistent"
+    assert verdict_for(opposite, {"Yes": 0.2, "No": 0.8}) == "Inconsistent"
+    names = Analysis("?", True, options=("Harbour Post", "Valley Times"))
+    assert offered(names) == ("Harbour Post", "Valley Times")
+    assert verdict_for(names, {"Harbour Post": 0.3, "Valley Times": 0.7}) == "Valley Times"
+    plain = Analysis("?", True)
+    assert offered(plain) == ("Yes", "No") and verdict_for(plain, {"Yes": 0.1, "No": 0.9}) == "No"
 
 
 def test_each_named_outlet_gives_its_best_passage_in_the_order_named() -> None:

@@ -31,6 +31,13 @@ YES_NO_TASK = ("Answer this yes/no question using the sources above. Start with 
 # The names are offered after the question: the model replies with one letter, read from the
 # probabilities of its first token (qa/answer/names.py).
 NAMES_TASK = "Answer with the letter of the option the sources support."
+# A choice between a word and its opposite is asked as a yes/no question on the first word,
+# as "Were the reports consistent?" is: offered both words, the 1.5B verdict model picked the
+# negative one for 56 of 71 news choice questions (14 right); asked Yes or No, 54 right. Most
+# of that is its lean to Yes, which the first word takes (docs/benchmarks.md).
+OPPOSITES_TASK = ("Answer Yes if the sources show {a}, or No if they show {b}, using the sources "
+                  "above. Start with Yes or No, then give the facts from the sources that decide "
+                  "it, citing each source number like [1]")
 CHOICE_TASK = ("Answer this question by choosing {options}, using the sources above. Start with "
                "your choice, then give the facts from the sources that decide it, citing each "
                "source number like [1]")
@@ -94,11 +101,12 @@ def source_header(p: Passage) -> str:
 def build_prompt(question: str, passages: list[Passage],
                  source_chars: int | list[int] = FOCUS_CHARS, yes_no: bool = False,
                  headers: bool = True, options: tuple[str, ...] = (),
-                 names: tuple[str, ...] = ()) -> Prompt:
+                 names: tuple[str, ...] = (), opposites: bool = False) -> Prompt:
     """The one prompt of an answer: numbered sources (with `headers`, each one's outlet, date
     and title before its text), then the question and the form of answer it needs: a verdict
-    for a yes/no one, one of the `options` of a choice question, the letter of one of the
-    `names` offered for a question that asks for a name.
+    for a yes/no one, one of the `options` of a choice question (Yes or No on the first when
+    they are `opposites`), the letter of one of the `names` offered for a question that asks
+    for a name.
     `source_chars` is one budget for every passage or one per passage (`source_budgets`)."""
     budgets = (source_chars if isinstance(source_chars, list)
                else [source_chars] * len(passages))
@@ -112,6 +120,8 @@ def build_prompt(question: str, passages: list[Passage],
         offered = "\n".join(f"{letter}. {defang(name)}"
                              for letter, name in zip(LETTERS[:len(names)], names, strict=True))
         task = f"Question: {question}\n\nOptions:\n{offered}\n\n{NAMES_TASK}"
+    elif options and opposites:
+        task = OPPOSITES_TASK.format(a=options[0].lower(), b=options[1].lower()) + f": {question}"
     elif options:
         task = CHOICE_TASK.format(options=" or ".join(options)) + f": {question}"
     else:

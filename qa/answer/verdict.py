@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from qa.answer.verify import coverage
-from qa.question import Analysis
+from qa.question import VERDICTS, Analysis
 from qa.records import Passage
 from qa.text import content_tokens, sentence_spans
 
@@ -26,6 +26,21 @@ def verdict_word(probabilities: dict[str, float]) -> str:
     """The verdict the model finds likelier ("Yes" or "No", or one of a choice question's
     alternatives); the first one offered on a tie."""
     return max(probabilities, key=lambda word: probabilities[word])
+
+
+def offered(asked: Analysis) -> tuple[str, ...]:
+    """The words the model's reply is scored on: Yes and No for a choice between a word and
+    its opposite (the prompt asks it as a yes/no question on the first word)."""
+    return VERDICTS if asked.opposites else asked.verdicts
+
+
+def verdict_for(asked: Analysis, probabilities: dict[str, float]) -> str:
+    """The verdict word of the answer from the probabilities of the `offered` words: for a
+    choice of opposites, the first alternative on "Yes", the second on "No"."""
+    word = verdict_word(probabilities)
+    if asked.opposites:
+        return asked.options[0] if word == VERDICTS[0] else asked.options[1]
+    return word
 
 
 def evidence_passages(asked: Analysis, passages: list[Passage]) -> list[int]:
