@@ -71,6 +71,7 @@ def main() -> None:
     from qa.config import Settings
     from qa.engine import Engine
     from qa.index import rebuild
+    from qa.index.reader import chunk_texts
     from qa.index.schema import live
     from qa.index.sparse import SparseIndex
     from qa.index.store import Store
@@ -90,8 +91,9 @@ def main() -> None:
         gen = store.require_state().generation
         got = store.collection("chunks").get(where=live(gen),
                                              include=["metadatas", "documents", "embeddings"])
-        base = list(zip(got["ids"], got["metadatas"], got["documents"], got["embeddings"],
-                        strict=True))
+        # The copies carry their text as documents: they have no article records to slice.
+        texts = chunk_texts(store, list(zip(got["metadatas"], got["documents"], strict=True)))
+        base = list(zip(got["ids"], got["metadatas"], texts, got["embeddings"], strict=True))
         print(f"base: {len(base)} real chunks from {args.base_articles} articles")
         # One collection grows through the levels, one generation each (as successive rebuilds
         # would add chunks): BM25 reuses the tokens of the earlier generations, and the smaller

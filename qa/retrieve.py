@@ -10,6 +10,7 @@ from typing import Any
 from qa.config import Settings
 from qa.corpus import date_int, normalize_date
 from qa.errors import ConfigError
+from qa.index.reader import chunk_texts
 from qa.index.schema import (
     ARTICLE_ID,
     DATE_INT,
@@ -198,13 +199,15 @@ class Retriever:
         if not best:
             return Retrieval(query, [], asked, sparse.idf)
         got = col.get(ids=best, include=["metadatas", "documents", "embeddings"])
+        texts = chunk_texts(self.store, list(zip(got["metadatas"], got["documents"],
+                                                 strict=True)))
         by_id = {
-            rid: (got["metadatas"][i], got["documents"][i], got["embeddings"][i])
+            rid: (got["metadatas"][i], texts[i], got["embeddings"][i])
             for i, rid in enumerate(got["ids"])
         }
         out = []
         for cid in best:
-            if cid not in by_id:  # deleted by a rebuild that committed meanwhile
+            if by_id.get(cid, (None, None))[1] is None:  # deleted by a rebuild meanwhile
                 continue
             meta, doc, emb = by_id[cid]
             sim = float(np.dot(np.asarray(emb, dtype=np.float32), qvec))

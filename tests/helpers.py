@@ -10,6 +10,7 @@ from pathlib import Path
 
 from qa.chunking import Chunker
 from qa.corpus import read_corpus
+from qa.index.reader import chunk_texts
 from qa.index.schema import chunk_span, live
 from qa.index.store import Store
 from qa.records import Article
@@ -53,9 +54,11 @@ def index_contents(settings) -> dict[str, list[tuple[int, int, str]]]:
     store = Store(settings)
     gen = store.require_state().generation
     out: dict[str, list] = defaultdict(list)
-    for _, meta, doc in store.iter_records("chunks", live(gen), ["metadatas", "documents"]):
+    rows = [(m, doc) for _, m, doc in store.iter_records("chunks", live(gen),
+                                                         ["metadatas", "documents"])]
+    for (meta, _), text in zip(rows, chunk_texts(store, rows), strict=True):
         article_id, start, end = chunk_span(meta)
-        out[article_id].append((start, end, doc))
+        out[article_id].append((start, end, text))
     return {k: sorted(v) for k, v in out.items()}
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from qa import rebuild
+from qa import Engine, rebuild
 from qa.errors import ConfigError, CorpusError, IndexBusyError, IndexMissingError
 from qa.index import RebuildEvent, stats, writer_lock
 from qa.index.events import (
@@ -23,6 +23,7 @@ from qa.index.events import (
     InputSkipped,
     Started,
 )
+from qa.index.reader import chunk_texts
 from qa.index.schema import live as live_where
 from qa.index.store import Store
 from qa.records import Skipped
@@ -354,8 +355,8 @@ def test_the_reader_thread_reuses_a_spare_tokenizer(settings, corpus_dir) -> Non
 def test_chunks_embedded_in_sorted_groups_keep_their_own_vectors(
         settings, embedder, corpus_dir, monkeypatch) -> None:
     """Chunks are embedded longest first, group by group, and each group is written while the
-    next is embedded: every record must still carry its own text's vector, and llama-index's
-    ChromaVectorStore must read the records as nodes."""
+    next is embedded: every record must still carry its own text's vector (its text: its span of
+    its article record's), and a llama-index retriever must read the passages as nodes."""
     import numpy as np
 
     import qa.index.builder
@@ -370,20 +371,61 @@ def test_chunks_embedded_in_sorted_groups_keep_their_own_vectors(
     assert len(writes) >= 3 and sum(writes) == s.embedded == s.chunks
     assert_index_matches_corpus(settings, embedder)
 
-    got = Store(settings).collection("chunks").get(include=["documents", "embeddings"])
+    store = Store(settings)
+    got = store.collection("chunks").get(include=["metadatas", "documents", "embeddings"])
+    assert not any(got["documents"])  # the text is kept once, in the article records
+    texts = chunk_texts(store, list(zip(got["metadatas"], got["documents"], strict=True)))
     stored = np.asarray(got["embeddings"], dtype=np.float32)
-    fresh = embedder.encode(list(got["documents"]))
+    fresh = embedder.encode(texts)
     sims = stored @ fresh.T
     assert (sims.argmax(axis=1) == np.arange(len(stored))).all()
     # Not identical: onnx-int8 quantizes activations per batch, so a vector depends a little on
     # the texts batched with it (other chunks of these articles are at most ~0.6).
     assert sims.diagonal().min() > 0.98
 
-    from llama_index.core.vector_stores.types import VectorStoreQuery
-    from llama_index.vector_stores.chroma import ChromaVectorStore
+    engine = Engine(settings, embedder=embedder)
+    nodes = engine.as_retriever(top_k=3).retrieve(SEED_QUESTION)
+    assert len(nodes) == 3 and all(n.get_content() for n in nodes)
+    assert any("invite opposition representatives" in n.get_content() for n in nodes)
+    for n in nodes:  # each node's text is its span of the article
+        article = engine.article(n.metadata["article_id"])
+        assert article.text[n.metadata["start"]:n.metadata["end"]] == n.get_content()
 
-    vs = ChromaVectorStore(chroma_collection=Store(settings).collection("chunks"))
-    q = embedder.encode_query(SEED_QUESTION)
-    res = vs.query(VectorStoreQuery(query_embedding=q, similarity_top_k=3))
-    assert res.nodes and all(n.get_content() for n in res.nodes)
-    assert any("invite opposition representatives" in n.get_content() for n in res.nodes)
+
+def test_a_chunk_is_read_as_its_span_of_the_article_or_its_own_older_text(
+        settings, embedder, corpus_dir) -> None:
+    """Chunk records hold no text; retrieval gives each passage its span of the article record.
+    An index written when chunk records held their text is read from that text, and a chunk
+    whose article record is gone (deleted by a rebuild meanwhile) is left out, not given empty."""
+    _jsonl(corpus_dir / "dev.jsonl", dev_articles(6))
+    rebuild(settings, embedder=embedder)
+    store = Store(settings)
+    retriever = Retriever(settings, store, embedder)
+    query = "investment firms selling shares of a company"
+    before = retriever.retrieve(query, top_k=4)
+    assert len(before) == 4
+    for p in before:
+        article = Engine(settings, embedder=embedder).article(p.article_id)
+        assert p.text and p.text == article.text[p.start:p.end]
+
+    chunks = store.collection("chunks")
+    got = chunks.get(include=["metadatas", "embeddings"])
+    metas = {rid: m for rid, m in zip(got["ids"], got["metadatas"], strict=True)}
+    vectors = {rid: e for rid, e in zip(got["ids"], got["embeddings"], strict=True)}
+    # An older index: each chunk record holds its text, which is what is read. (The vectors
+    # are given so that Chroma does not embed the documents itself.)
+    older = [f"{p.text} (as stored)" for p in before]
+    chunks.update(ids=[p.chunk_id for p in before], documents=older,
+                  embeddings=[vectors[p.chunk_id] for p in before])
+    assert [p.text for p in Retriever(settings, store, embedder).retrieve(query, top_k=4)] == older
+
+    gone = before[0]
+    assert metas[gone.chunk_id]["article_id"] == gone.article_id
+    chunks.update(ids=[gone.chunk_id], documents=[""], embeddings=[vectors[gone.chunk_id]])
+    rows = [(metas[gone.chunk_id], "")]
+    assert chunk_texts(store, rows) == [gone.text]
+    store.collection("articles").delete(where={"article_id": gone.article_id})
+    assert chunk_texts(store, rows) == [None]
+    after = Retriever(settings, store, embedder).retrieve(query, top_k=4)
+    assert after and all(p.text for p in after)
+    assert gone.chunk_id not in {p.chunk_id for p in after}

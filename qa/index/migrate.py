@@ -56,8 +56,10 @@ def _copy(src: Store, dst: Store, kind: str, where: dict[str, Any], page: int = 
         if not ids:
             return n
         embeddings = [list(map(float, e)) for e in got["embeddings"]]
-        dst.add(kind, ids, [d or "" for d in got["documents"]], list(got["metadatas"]),
-                embeddings)
+        docs = got["documents"]
+        # Chunk records hold no text (their article records do): none is written for them.
+        dst.add(kind, ids, [d or "" for d in docs] if any(docs) else None,
+                list(got["metadatas"]), embeddings)
         n += len(ids)
         offset += len(ids)
         if len(ids) < page:

@@ -120,19 +120,19 @@ def write_articles(store: Store, items: list[tuple[Article, list[Chunk]]],
 def write_chunks(
     store: Store, pieces: list[tuple[Article, Chunk]], vectors: Any, gen: int, emit: Progress
 ) -> None:
-    """Chunk records: text, metadata and vector, written with Chroma's own client.
+    """Chunk records: metadata (the article and the span of its text) and vector, written with
+    Chroma's own client.
 
-    Not through llama-index's ChromaVectorStore: it adds a JSON copy of every node (text and
-    metadata again) to each record, about a quarter of the CPU of writing chunks (0.48 against
-    0.36 s for 391 chunks), and nothing here reads it. llama-index still reads these records
-    (its ChromaVectorStore builds nodes from text and metadata when that copy is absent; the
-    answer benchmark queries it that way).
+    No text: a chunk's text is its span of the article record's text (`reader.chunk_texts`).
+    Chroma keeps a document three times (its log, its metadata table and a trigram full-text
+    index), in calls that hold the GIL while the encoder's threads wait for it; without them a
+    write takes a third of the time, and the index holds each text once.
     """
     log.info("stage=write-chunks chunks=%d", len(pieces))
     store.add(
         "chunks",
         ids=[chunk_record_id(a.id, gen, c.number) for a, c in pieces],
-        documents=[c.text for _, c in pieces],
+        documents=None,
         metadatas=[chunk_meta(a, c, gen) for a, c in pieces],
         embeddings=vectors,
     )

@@ -1,10 +1,18 @@
-"""Reads of the committed generation that the Engine offers: one article, the article list."""
+"""Reads of the committed generation: one article, the article list, the texts of chunks."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from qa.index.schema import article_from_row, article_listing, live, live_article
+from qa.index.schema import (
+    ARTICLE_ID,
+    GEN_ADDED,
+    article_from_row,
+    article_listing,
+    article_record_id,
+    live,
+    live_article,
+)
 from qa.index.store import Store
 from qa.records import Article
 
@@ -27,3 +35,24 @@ def list_articles(store: Store) -> list[dict[str, Any]]:
             store.iter_records("articles", live(gen), ["metadatas"])]
     rows.sort(key=lambda r: (r["date"] or "", r["title"]), reverse=True)
     return rows
+
+
+def chunk_texts(store: Store, rows: list[tuple[dict[str, Any], str | None]]) -> list[str | None]:
+    """The text of each chunk record, given as (metadata, document): its span of the text of
+    its article's record, which the same generation wrote (or its own document, in an index
+    written when chunk records held their text). None when that record is gone (a rebuild
+    committed and deleted it meanwhile)."""
+    def article_of(meta: dict[str, Any]) -> str:
+        return article_record_id(meta[ARTICLE_ID], int(meta[GEN_ADDED]))
+
+    wanted = sorted({article_of(m) for m, doc in rows if not doc})
+    texts = {rid: doc or "" for rid, _, doc in store.records_by_id("articles", wanted,
+                                                                   ["documents"])}
+    out: list[str | None] = []
+    for meta, doc in rows:
+        if doc:
+            out.append(doc)
+            continue
+        text = texts.get(article_of(meta))
+        out.append(None if text is None else text[int(meta["start"]) : int(meta["end"])])
+    return out

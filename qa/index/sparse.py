@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.config import Settings
+from qa.index.reader import chunk_texts
 from qa.index.schema import ARTICLE_ID, DATE_INT, SOURCE, live
 from qa.index.store import Store
 from qa.text import content_tokens
@@ -144,14 +145,19 @@ class SparseIndex:
         Committed chunk records never change (their ids carry the generation that added them),
         so the tokens and filter fields of chunks an earlier generation's index already holds are
         reused from its cache, as token numbers; only chunks new since then are read from Chroma
-        and tokenized. Counting and renumbering run in numpy.
+        (their spans of their article records' texts) and tokenized. Counting and renumbering
+        run in numpy.
         """
         import numpy as np
 
         live_ids = [rid for rid, _, _ in store.iter_records("chunks", live(gen), include=[])]
         vocab, known = _previous(settings, gen)
-        fresh = {rid: (m, doc) for rid, m, doc in store.records_by_id(
-            "chunks", [i for i in live_ids if i not in known], ["metadatas", "documents"])}
+        rows = list(store.records_by_id("chunks", [i for i in live_ids if i not in known],
+                                        ["metadatas", "documents"]))
+        texts = chunk_texts(store, [(m, doc) for _, m, doc in rows])
+        # A chunk whose article record is gone was deleted by a rebuild meanwhile.
+        fresh = {rid: (m, text) for (rid, m, _), text in zip(rows, texts, strict=True)
+                 if text is not None}
         number = {w: i for i, w in enumerate(vocab)}
 
         def numbered(words: list[str]) -> Any:

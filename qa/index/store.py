@@ -300,18 +300,18 @@ class Store:
         self,
         kind: str,
         ids: list[str],
-        documents: list[str],
+        documents: list[str] | None,
         metadatas: list[dict[str, Any]],
         embeddings: Any = None,  # rows of floats (a 2-D numpy array or lists)
     ) -> None:
+        """Upsert records; `documents` None stores none (chunk records: `reader.chunk_texts`)."""
         col = self.collection(kind, create=True)
         step = self.max_batch()
         for i in range(0, len(ids), step):
             sl = slice(i, i + step)
             embs = embeddings[sl] if embeddings is not None else [NO_VECTOR] * len(ids[sl])
-            col.upsert(
-                ids=ids[sl], documents=documents[sl], metadatas=metadatas[sl], embeddings=embs
-            )
+            col.upsert(ids=ids[sl], metadatas=metadatas[sl], embeddings=embs,
+                       documents=documents[sl] if documents is not None else None)
 
     def size_bytes(self) -> int:
         if self.settings.chroma_url:
