@@ -1,6 +1,7 @@
-"""Answer latency: `Engine.ask` vs llama-index's CitationQueryEngine over the same Chroma index,
-with the same LLM instance (the bundled GGUF through qa's llama.cpp wrapper, chat template
-applied) and the same questions; plus time to the first streamed token.
+"""Answer latency: `Engine.ask` vs llama-index's CitationQueryEngine over the same passages (the
+engine's retriever, `Engine.as_retriever`), with the same LLM instance (the bundled GGUF through
+qa's llama.cpp wrapper, chat template applied) and the same questions; plus time to the first
+streamed token.
 
     python benchmarks/answer.py [--questions 6]
 
@@ -61,30 +62,12 @@ def _llama_index_llm(llm: Any, max_tokens: int) -> Any:
     return Wrapped()
 
 
-def _llama_index_embedding(embedder: Any) -> Any:
-    from llama_index.core.embeddings import BaseEmbedding
-
-    class Wrapped(BaseEmbedding):
-        def _get_query_embedding(self, query: str) -> list[float]:
-            return embedder.encode_query(query)
-
-        def _get_text_embedding(self, text: str) -> list[float]:
-            return embedder.encode([text])[0].tolist()
-
-        async def _aget_query_embedding(self, query: str) -> list[float]:
-            return self._get_query_embedding(query)
-
-    return Wrapped(model_name="all-MiniLM-L6-v2")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--questions", type=int, default=6)
     args = ap.parse_args()
 
-    from llama_index.core import VectorStoreIndex
     from llama_index.core.query_engine import CitationQueryEngine
-    from llama_index.vector_stores.chroma import ChromaVectorStore
 
     from qa.config import Settings
     from qa.engine import Engine
@@ -100,13 +83,11 @@ def main() -> None:
                             model_cache_dir=ROOT / "indexes" / "models")
         engine = Engine(settings)
         engine.rebuild()
-        store = engine.store
-        vector_store = ChromaVectorStore(chroma_collection=store.collection("chunks"))
-        index = VectorStoreIndex.from_vector_store(
-            vector_store, embed_model=_llama_index_embedding(engine.embedder))
+        # The same passages for both: chunk records hold no text of their own, so llama-index
+        # reads the index through the engine's retriever (its `ChromaVectorStore` would give
+        # nodes without text).
         wrapped = _llama_index_llm(engine.llm, settings.llm_max_tokens)
-        citation = CitationQueryEngine.from_args(index, llm=wrapped,
-                                                 similarity_top_k=settings.top_k)
+        citation = CitationQueryEngine(engine.as_retriever(settings.top_k), llm=wrapped)
         # Warm-up: the model's pages, our BM25 cache, and llama-index's code paths (with the
         # LLM answering at once: the model itself is already warm).
         engine.ask(questions[0])

@@ -355,6 +355,12 @@ class Engine:
 
         return QAQueryEngine(engine=self)
 
+    def as_retriever(self, top_k: int | None = None) -> Any:
+        """A llama-index `BaseRetriever` over `retrieve` (passages as nodes with their text)."""
+        from qa.llama_index import QARetriever
+
+        return QARetriever(self, top_k)
+
     # --- helpers -------------------------------------------------------------------------------
 
     def _check(self, question: str) -> str:
