@@ -203,11 +203,11 @@ class Retriever:
                                                  strict=True)))
         by_id = {
             rid: (got["metadatas"][i], texts[i], got["embeddings"][i])
-            for i, rid in enumerate(got["ids"])
+            for i, rid in enumerate(got["ids"]) if texts[i] is not None
         }
         out = []
         for cid in best:
-            if by_id.get(cid, (None, None))[1] is None:  # deleted by a rebuild meanwhile
+            if cid not in by_id:  # it or its article deleted by a rebuild that committed
                 continue
             meta, doc, emb = by_id[cid]
             sim = float(np.dot(np.asarray(emb, dtype=np.float32), qvec))

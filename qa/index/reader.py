@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from qa.index.schema import (
-    ARTICLE_ID,
     GEN_ADDED,
     article_from_row,
     article_listing,
     article_record_id,
+    chunk_span,
     live,
     live_article,
 )
@@ -43,7 +43,7 @@ def chunk_texts(store: Store, rows: list[tuple[dict[str, Any], str | None]]) -> 
     written when chunk records held their text). None when that record is gone (a rebuild
     committed and deleted it meanwhile)."""
     def article_of(meta: dict[str, Any]) -> str:
-        return article_record_id(meta[ARTICLE_ID], int(meta[GEN_ADDED]))
+        return article_record_id(chunk_span(meta)[0], int(meta[GEN_ADDED]))
 
     wanted = sorted({article_of(m) for m, doc in rows if not doc})
     texts = {rid: doc or "" for rid, _, doc in store.records_by_id("articles", wanted,
@@ -54,5 +54,6 @@ def chunk_texts(store: Store, rows: list[tuple[dict[str, Any], str | None]]) -> 
             out.append(doc)
             continue
         text = texts.get(article_of(meta))
-        out.append(None if text is None else text[int(meta["start"]) : int(meta["end"])])
+        _, start, end = chunk_span(meta)
+        out.append(None if text is None else text[int(start) : int(end)])
     return out
